@@ -1,0 +1,308 @@
+//! Placing a noise on pixels of any size, in one fused pass with O(width) scratch memory.
+//!
+//! A scraper resizes a photo's shorter side to R and crops. So the R x R noise is scaled to the
+//! photo's shorter side s, centred, and repeated periodically over the rest: the centre crop sees
+//! the noise exactly as made, other crops see it cyclically shifted. Sampling is bilinear with
+//! wrap-around (pixel centres aligned, `(u + 0.5) * R / s - 0.5`), so the tiling has no seams.
+//! Each output row gets an 8-bit pattern of one tile width (rounded `255 * delta`), which is then
+//! added with saturation; no full-resolution float buffer exists at any time.
+
+use crate::error::{Error, Result};
+use crate::noise::Noise;
+
+/// How pixels are laid out in a raw buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PixelLayout {
+    /// 3 bytes a pixel: R, G, B.
+    Rgb8,
+    /// 4 bytes a pixel: R, G, B, A (alpha is never changed).
+    Rgba8,
+    /// 4 bytes a pixel: B, G, R, A (alpha is never changed).
+    Bgra8,
+}
+
+impl PixelLayout {
+    /// Bytes per pixel.
+    pub fn bytes_per_pixel(self) -> usize {
+        match self {
+            PixelLayout::Rgb8 => 3,
+            PixelLayout::Rgba8 | PixelLayout::Bgra8 => 4,
+        }
+    }
+    /// Byte offsets of R, G and B inside a pixel.
+    fn rgb_offsets(self) -> [usize; 3] {
+        match self {
+            PixelLayout::Rgb8 | PixelLayout::Rgba8 => [0, 1, 2],
+            PixelLayout::Bgra8 => [2, 1, 0],
+        }
+    }
+}
+
+/// What applying a noise did to the pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ApplyStats {
+    /// Largest change of any colour sample, in 8-bit levels.
+    pub max_abs_change: u8,
+    /// Peak signal-to-noise ratio of protected vs original, in dB over the colour samples
+    /// (alpha excluded); infinite when nothing changed.
+    pub psnr_db: f64,
+    /// Colour samples looked at (width x height x 3).
+    pub samples: u64,
+}
+
+/// Check a raw buffer's geometry and return the minimum length it must have.
+pub fn required_len(width: u32, height: u32, stride: usize, layout: PixelLayout) -> Result<usize> {
+    if width == 0 || height == 0 {
+        return Err(Error::buffer(format!("width and height must be positive, got {width}x{height}")));
+    }
+    let row = (width as usize)
+        .checked_mul(layout.bytes_per_pixel())
+        .ok_or_else(|| Error::buffer("width overflows"))?;
+    if stride < row {
+        return Err(Error::buffer(format!("row stride {stride} is smaller than a row of {width} {layout:?} pixels ({row} bytes)")));
+    }
+    stride
+        .checked_mul(height as usize - 1)
+        .and_then(|v| v.checked_add(row))
+        .ok_or_else(|| Error::buffer("height x stride overflows"))
+}
+
+/// One axis of the placement: for each output coordinate's tile position u in [0, s), the two
+/// noise indices and the weight of the second.
+struct AxisTable {
+    i0: Vec<u32>,
+    i1: Vec<u32>,
+    w: Vec<f32>,
+}
+
+impl AxisTable {
+    fn new(s: usize, r: usize) -> AxisTable {
+        let mut t = AxisTable { i0: Vec::with_capacity(s), i1: Vec::with_capacity(s), w: Vec::with_capacity(s) };
+        let scale = r as f64 / s as f64;
+        for u in 0..s {
+            let f = (u as f64 + 0.5) * scale - 0.5;
+            let fl = f.floor();
+            let i0 = (fl as i64).rem_euclid(r as i64) as u32;
+            t.i0.push(i0);
+            t.i1.push((i0 + 1) % r as u32);
+            t.w.push((f - fl) as f32);
+        }
+        t
+    }
+}
+
+/// Where tile coordinate 0 falls: the tile is centred on the shorter side's square.
+fn start_phase(len: usize, s: usize) -> usize {
+    let offset = (len - s) / 2;
+    (s - offset % s) % s
+}
+
+/// Apply `noise` in place to a raw 8-bit buffer of `width x height` pixels whose rows start
+/// `stride` bytes apart. The buffer must hold at least [`required_len`] bytes.
+pub fn apply_noise(noise: &Noise, pixels: &mut [u8], width: u32, height: u32, stride: usize, layout: PixelLayout) -> Result<ApplyStats> {
+    let need = required_len(width, height, stride, layout)?;
+    if pixels.len() < need {
+        return Err(Error::buffer(format!(
+            "{width}x{height} {layout:?} pixels with stride {stride} need {need} bytes, the buffer has {}",
+            pixels.len()
+        )));
+    }
+    let (w, h) = (width as usize, height as usize);
+    let r = noise.resolution as usize;
+    let s = w.min(h);
+    let bpp = layout.bytes_per_pixel();
+    let offs = layout.rgb_offsets();
+    let table = AxisTable::new(s, r);
+    let u_start = start_phase(w, s);
+    let v_start = start_phase(h, s);
+    let plane = r * r;
+
+    let mut rowmix = vec![0f32; 3 * r];
+    let mut pattern = vec![0i8; s * bpp];
+    let mut last_v = usize::MAX;
+    let mut max_change = 0u8;
+    let mut sum_sq = 0u64;
+
+    for y in 0..h {
+        let v = (v_start + y) % s;
+        if v != last_v {
+            let (j0, j1, wy) = (table.i0[v] as usize, table.i1[v] as usize, table.w[v]);
+            for c in 0..3 {
+                let a = &noise.data[c * plane + j0 * r..c * plane + j0 * r + r];
+                let b = &noise.data[c * plane + j1 * r..c * plane + j1 * r + r];
+                for i in 0..r {
+                    rowmix[c * r + i] = a[i] + (b[i] - a[i]) * wy;
+                }
+            }
+            for u in 0..s {
+                let (i0, i1, wx) = (table.i0[u] as usize, table.i1[u] as usize, table.w[u]);
+                for c in 0..3 {
+                    let a = rowmix[c * r + i0];
+                    let d = a + (rowmix[c * r + i1] - a) * wx;
+                    pattern[u * bpp + offs[c]] = (d * 255.0).round().clamp(-127.0, 127.0) as i8;
+                }
+            }
+            last_v = v;
+        }
+        let row = &mut pixels[y * stride..y * stride + w * bpp];
+        let mut u = u_start;
+        let mut x = 0;
+        while x < w {
+            let n = (s - u).min(w - x);
+            let (m, sq) = add_saturating(&mut row[x * bpp..(x + n) * bpp], &pattern[u * bpp..(u + n) * bpp]);
+            max_change = max_change.max(m);
+            sum_sq += sq;
+            x += n;
+            u = 0;
+        }
+    }
+    let samples = (w * h * 3) as u64;
+    let mse = sum_sq as f64 / samples as f64;
+    let psnr_db = if sum_sq == 0 { f64::INFINITY } else { 10.0 * (255.0f64 * 255.0 / mse).log10() };
+    Ok(ApplyStats { max_abs_change: max_change, psnr_db, samples })
+}
+
+/// `dst[k] = clamp(dst[k] + pat[k])`; returns the largest change and the sum of squared changes.
+#[inline]
+fn add_saturating(dst: &mut [u8], pat: &[i8]) -> (u8, u64) {
+    let mut max = 0u8;
+    let mut sum = 0u64;
+    // Chunks keep the per-chunk sum in u32 (at most 4096 * 127^2 < 2^32) so the loop vectorises.
+    for (d, p) in dst.chunks_mut(4096).zip(pat.chunks(4096)) {
+        let mut s32 = 0u32;
+        for (px, &dv) in d.iter_mut().zip(p) {
+            let old = *px as i16;
+            let new = (old + dv as i16).clamp(0, 255);
+            let ch = (new - old).unsigned_abs() as u8;
+            max = max.max(ch);
+            s32 += ch as u32 * ch as u32;
+            *px = new as u8;
+        }
+        sum += s32 as u64;
+    }
+    (max, sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise_from(r: u32, eps: f32, f: impl Fn(usize, usize, usize) -> f32) -> Noise {
+        let ru = r as usize;
+        let mut v = vec![0f32; 3 * ru * ru];
+        for c in 0..3 {
+            for y in 0..ru {
+                for x in 0..ru {
+                    v[c * ru * ru + y * ru + x] = f(c, y, x);
+                }
+            }
+        }
+        Noise::from_values(r, eps, v, "t").unwrap()
+    }
+
+    #[test]
+    fn square_at_native_size_is_exact() {
+        let eps = 8.0 / 255.0;
+        let n = noise_from(8, eps, |c, y, x| ((c + y * 3 + x * 5) % 17) as f32 / 16.0 * 2.0 * eps - eps);
+        let mut buf = vec![128u8; 8 * 8 * 3];
+        let st = apply_noise(&n, &mut buf, 8, 8, 24, PixelLayout::Rgb8).unwrap();
+        for c in 0..3 {
+            for y in 0..8 {
+                for x in 0..8 {
+                    let want = 128 + (n.values()[c * 64 + y * 8 + x] * 255.0).round() as i32;
+                    assert_eq!(buf[(y * 8 + x) * 3 + c] as i32, want);
+                }
+            }
+        }
+        assert!(st.max_abs_change <= 8);
+        assert!(st.psnr_db > 30.0);
+    }
+
+    #[test]
+    fn integer_upscale_then_box_downscale_recovers_the_noise_closely() {
+        let eps = 8.0 / 255.0;
+        let n = noise_from(8, eps, |c, y, x| if (x + y + c) % 2 == 0 { eps } else { -eps } * 0.5 + 0.1 * eps * x as f32 / 8.0);
+        let (w, h) = (40u32, 32u32); // s = 32 = 4 x 8, tile centred horizontally
+        let mut buf = vec![100u8; (w * h * 3) as usize];
+        apply_noise(&n, &mut buf, w, h, (w * 3) as usize, PixelLayout::Rgb8).unwrap();
+        // box-downscale the centre square back to 8x8 and compare with the noise
+        let x0 = 4usize;
+        let mut err = 0f32;
+        for c in 0..3 {
+            for j in 0..8 {
+                for i in 0..8 {
+                    let mut acc = 0f32;
+                    for dy in 0..4 {
+                        for dx in 0..4 {
+                            acc += buf[((j * 4 + dy) * w as usize + x0 + i * 4 + dx) * 3 + c] as f32 - 100.0;
+                        }
+                    }
+                    err = err.max((acc / 16.0 / 255.0 - n.values()[c * 64 + j * 8 + i]).abs());
+                }
+            }
+        }
+        assert!(err < 0.5 * eps, "max error {err}");
+    }
+
+    #[test]
+    fn rgba_alpha_untouched_and_bgra_matches_rgb() {
+        let eps = 8.0 / 255.0;
+        let n = noise_from(4, eps, |c, y, x| (c as f32 - 1.0) * eps * ((x + y) % 3) as f32 / 2.0);
+        let (w, h) = (7u32, 5u32);
+        let mut rgb = vec![50u8; (w * h * 3) as usize];
+        apply_noise(&n, &mut rgb, w, h, (w * 3) as usize, PixelLayout::Rgb8).unwrap();
+        let stride = (w * 4 + 3) as usize; // padded rows
+        let mut rgba = vec![50u8; stride * h as usize];
+        for y in 0..h as usize {
+            for x in 0..w as usize {
+                rgba[y * stride + x * 4 + 3] = 200;
+            }
+        }
+        let mut bgra = rgba.clone();
+        apply_noise(&n, &mut rgba, w, h, stride, PixelLayout::Rgba8).unwrap();
+        apply_noise(&n, &mut bgra, w, h, stride, PixelLayout::Bgra8).unwrap();
+        for y in 0..h as usize {
+            for x in 0..w as usize {
+                for c in 0..3 {
+                    assert_eq!(rgba[y * stride + x * 4 + c], rgb[(y * w as usize + x) * 3 + c]);
+                    assert_eq!(bgra[y * stride + x * 4 + 2 - c], rgb[(y * w as usize + x) * 3 + c]);
+                }
+                assert_eq!(rgba[y * stride + x * 4 + 3], 200);
+                assert_eq!(bgra[y * stride + x * 4 + 3], 200);
+            }
+            // padding bytes untouched
+            for p in w as usize * 4..stride {
+                assert_eq!(rgba[y * stride + p], 50);
+            }
+        }
+    }
+
+    #[test]
+    fn tiny_and_extreme_shapes_and_saturation() {
+        let eps = 8.0 / 255.0;
+        let n = noise_from(16, eps, |_, _, _| eps);
+        for (w, h) in [(1u32, 1u32), (1, 500), (500, 1), (3, 1000)] {
+            let mut buf = vec![255u8; (w * h * 3) as usize];
+            let st = apply_noise(&n, &mut buf, w, h, (w * 3) as usize, PixelLayout::Rgb8).unwrap();
+            assert_eq!(st.max_abs_change, 0, "saturated at 255");
+            assert!(st.psnr_db.is_infinite());
+            let mut buf = vec![0u8; (w * h * 3) as usize];
+            let st = apply_noise(&n, &mut buf, w, h, (w * 3) as usize, PixelLayout::Rgb8).unwrap();
+            assert_eq!(st.max_abs_change, 8);
+            assert!(buf.iter().all(|&b| b == 8));
+        }
+    }
+
+    #[test]
+    fn bad_geometry_is_an_error() {
+        let n = noise_from(4, 0.03, |_, _, _| 0.0);
+        let mut buf = vec![0u8; 10];
+        assert!(matches!(apply_noise(&n, &mut buf, 0, 4, 12, PixelLayout::Rgb8), Err(Error::InvalidBuffer { .. })));
+        assert!(matches!(apply_noise(&n, &mut buf, 4, 4, 11, PixelLayout::Rgb8), Err(Error::InvalidBuffer { .. })));
+        assert!(matches!(apply_noise(&n, &mut buf, 4, 4, 12, PixelLayout::Rgb8), Err(Error::InvalidBuffer { .. })));
+        assert!(matches!(apply_noise(&n, &mut buf, u32::MAX, u32::MAX, usize::MAX, PixelLayout::Rgba8), Err(Error::InvalidBuffer { .. })));
+        // exactly enough: last row needs no padding
+        let mut ok = vec![0u8; 12 * 3 + 12];
+        assert!(apply_noise(&n, &mut ok, 4, 4, 12, PixelLayout::Rgb8).is_ok());
+    }
+}
