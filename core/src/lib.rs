@@ -42,6 +42,9 @@ pub use placement::{apply_noise, required_len, ApplyStats, PixelLayout};
 pub use runtime::{ExecutionProvider, ProviderReport, PINNED_ONNXRUNTIME_VERSION};
 pub use text::{normalize_caption, TokenizedCaption, MAX_CAPTION_CHARS};
 
+/// The `image` crate the SDK's pixel types come from, re-exported so callers use the same version.
+pub use image;
+
 /// The SDK's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
