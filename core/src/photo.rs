@@ -272,7 +272,18 @@ pub fn encode(pixels: &Pixels, format: PhotoFormat, icc_profile: Option<&[u8]>, 
         }};
     }
     match format {
-        PhotoFormat::Jpeg => write_with!(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, options.jpeg_quality)),
+        PhotoFormat::Jpeg => {
+            let (w16, h16) = match (u16::try_from(w), u16::try_from(h)) {
+                (Ok(a), Ok(b)) => (a, b),
+                _ => return Err(Error::Encode { format: format.to_string(), reason: format!("{w}x{h} exceeds JPEG's 65535-pixel side") }),
+            };
+            let jerr = |e: jpeg_encoder::EncodingError| Error::Encode { format: format.to_string(), reason: e.to_string() };
+            let mut enc = jpeg_encoder::Encoder::new(&mut out, options.jpeg_quality);
+            if let Some(p) = icc {
+                enc.add_icc_profile(&p).map_err(jerr)?;
+            }
+            enc.encode(buf, w16, h16, jpeg_encoder::ColorType::Rgb).map_err(jerr)?;
+        }
         PhotoFormat::Png => write_with!(image::codecs::png::PngEncoder::new(&mut out)),
         PhotoFormat::WebP => write_with!(image::codecs::webp::WebPEncoder::new_lossless(&mut out)),
     }
