@@ -18,13 +18,14 @@
 //!
 //! Layout of this crate: `bundle` (manifest, hashes), `runtime` (ONNX Runtime loading, execution
 //! providers), `text` (captions, tokenizer), `key` (keys, latent KDF), `noise`, `placement`
-//! (noise onto pixels), `photo` (decode/encode), `engine` (everything together).
+//! (noise onto pixels), `frame` (camera frames: YUV, strides, rotation), `photo` (decode/encode), `engine` (everything together).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod bundle;
 mod engine;
 mod error;
+mod frame;
 mod key;
 mod noise;
 mod photo;
@@ -35,6 +36,7 @@ mod text;
 pub use bundle::{sha256_hex, Bundle, FileEntry, GraphSpec, Manifest, TensorSpec, TokenizerSpec, FORMAT_VERSION, MAX_LATENT_DIM};
 pub use engine::{apply_to_photo, cosine, write_atomic, BundleInfo, Engine, EngineOptions, ProtectOptions, ProtectedPhoto, ProtectionReport, ProtectionScore};
 pub use error::{Error, Result};
+pub use frame::{FrameData, FrameProtector, Plane, Rotation, YuvRange};
 pub use key::{derive_latent, ProtectionKey, LATENT_KDF_SALT};
 pub use noise::Noise;
 pub use photo::{decode, encode, scraper_view, EncodeOptions, MetadataPolicy, Photo, PhotoFormat, Pixels, DEFAULT_MAX_PIXELS};

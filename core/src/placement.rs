@@ -29,11 +29,16 @@ impl PixelLayout {
             PixelLayout::Rgba8 | PixelLayout::Bgra8 => 4,
         }
     }
-    /// Byte offsets of R, G and B inside a pixel.
-    fn rgb_offsets(self) -> [usize; 3] {
+    /// How each byte of a pixel mixes the noise's R, G, B (a permutation, alpha gets nothing).
+    pub(crate) fn mix(self) -> Vec<[f32; 3]> {
+        const R: [f32; 3] = [1.0, 0.0, 0.0];
+        const G: [f32; 3] = [0.0, 1.0, 0.0];
+        const B: [f32; 3] = [0.0, 0.0, 1.0];
+        const A: [f32; 3] = [0.0, 0.0, 0.0];
         match self {
-            PixelLayout::Rgb8 | PixelLayout::Rgba8 => [0, 1, 2],
-            PixelLayout::Bgra8 => [2, 1, 0],
+            PixelLayout::Rgb8 => vec![R, G, B],
+            PixelLayout::Rgba8 => vec![R, G, B, A],
+            PixelLayout::Bgra8 => vec![B, G, R, A],
         }
     }
 }
@@ -69,10 +74,10 @@ pub fn required_len(width: u32, height: u32, stride: usize, layout: PixelLayout)
 
 /// One axis of the placement: for each output coordinate's tile position u in [0, s), the two
 /// noise indices and the weight of the second.
-struct AxisTable {
-    i0: Vec<u32>,
-    i1: Vec<u32>,
-    w: Vec<f32>,
+pub(crate) struct AxisTable {
+    pub(crate) i0: Vec<u32>,
+    pub(crate) i1: Vec<u32>,
+    pub(crate) w: Vec<f32>,
 }
 
 impl AxisTable {
@@ -91,10 +96,134 @@ impl AxisTable {
     }
 }
 
-/// Where tile coordinate 0 falls: the tile is centred on the shorter side's square.
-fn start_phase(len: usize, s: usize) -> usize {
-    let offset = (len - s) / 2;
-    (s - offset % s) % s
+/// Offset of the centred tile on an axis of length `len` with tile side `s`.
+pub(crate) fn centred_offset(len: usize, s: usize) -> usize {
+    (len - s) / 2
+}
+
+/// A noise prepared for one buffer geometry: the tile side, where tile coordinate 0 falls, and
+/// each of the R noise rows interpolated horizontally to one tile width, scaled to 8-bit levels,
+/// as `lanes` values per pixel, each a linear mix of the noise's R, G, B (an RGBA layout is the
+/// identity with a zero alpha lane; YUV luma is the BT.601 row). Interpolation and the mix are
+/// both linear, so mixing once here equals mixing every output pixel.
+/// Memory: R x s x lanes floats. Reusable for every frame of the same geometry.
+pub(crate) struct Prepared {
+    pub(crate) w: usize,
+    pub(crate) h: usize,
+    pub(crate) s: usize,
+    pub(crate) lanes: usize,
+    u_start: usize,
+    v_start: usize,
+    table: AxisTable,
+    hrows: Vec<f32>,
+}
+
+impl Prepared {
+    /// `data` is a 3 x r x r noise (already turned to the buffer's orientation); the tile's
+    /// top-left corner sits at (`x_off`, `y_off`) in buffer pixels.
+    pub(crate) fn new(data: &[f32], r: usize, w: usize, h: usize, x_off: usize, y_off: usize, mix: &[[f32; 3]]) -> Prepared {
+        let s = w.min(h);
+        let lanes = mix.len();
+        let table = AxisTable::new(s, r);
+        let plane = r * r;
+        let row_len = s * lanes;
+        let mut hrows = vec![0f32; r * row_len];
+        for j in 0..r {
+            let dst = &mut hrows[j * row_len..(j + 1) * row_len];
+            for u in 0..s {
+                let (i0, i1, wx) = (table.i0[u] as usize, table.i1[u] as usize, table.w[u]);
+                let mut rgb = [0f32; 3];
+                for (c, v) in rgb.iter_mut().enumerate() {
+                    let src = &data[c * plane + j * r..c * plane + j * r + r];
+                    *v = 255.0 * (src[i0] + (src[i1] - src[i0]) * wx);
+                }
+                for (l, m) in mix.iter().enumerate() {
+                    // skip zero terms so identity lanes are exact copies
+                    let mut acc = 0f32;
+                    for c in 0..3 {
+                        if m[c] != 0.0 {
+                            acc += m[c] * rgb[c];
+                        }
+                    }
+                    dst[u * lanes + l] = acc;
+                }
+            }
+        }
+        Prepared { w, h, s, lanes, u_start: (s - x_off % s) % s, v_start: (s - y_off % s) % s, table, hrows }
+    }
+
+    /// Tile column of buffer column 0.
+    pub(crate) fn u_start(&self) -> usize {
+        self.u_start
+    }
+
+    /// Tile row of buffer row `y`.
+    pub(crate) fn tile_row(&self, y: usize) -> usize {
+        (self.v_start + y) % self.s
+    }
+
+    /// The noise (8-bit levels, lane layout) along one tile row, as floats: `out.len() == s * lanes`.
+    pub(crate) fn row_f32(&self, v: usize, out: &mut [f32]) {
+        let (a, b, wy) = self.rows(v);
+        for ((o, &x0), &x1) in out.iter_mut().zip(a).zip(b) {
+            *o = x0 + (x1 - x0) * wy;
+        }
+    }
+
+    /// The same, rounded to whole levels.
+    pub(crate) fn row_i8(&self, v: usize, out: &mut [i8]) {
+        let (a, b, wy) = self.rows(v);
+        for ((o, &x0), &x1) in out.iter_mut().zip(a).zip(b) {
+            *o = round_small(x0 + (x1 - x0) * wy);
+        }
+    }
+
+    fn rows(&self, v: usize) -> (&[f32], &[f32], f32) {
+        let row_len = self.s * self.lanes;
+        let (j0, j1, wy) = (self.table.i0[v] as usize, self.table.i1[v] as usize, self.table.w[v]);
+        (&self.hrows[j0 * row_len..(j0 + 1) * row_len], &self.hrows[j1 * row_len..(j1 + 1) * row_len], wy)
+    }
+
+    /// Add a tile-width pattern (`lanes` bytes a pixel) along one buffer row of `n_px` pixels,
+    /// repeating it with the tiling's phase.
+    pub(crate) fn add_row(&self, row: &mut [u8], pattern: &[i8], n_px: usize, lanes: usize) -> (u8, u64) {
+        let s = self.s;
+        let (mut u, mut x, mut max, mut sum) = (self.u_start, 0, 0u8, 0u64);
+        while x < n_px {
+            let n = (s - u).min(n_px - x);
+            let (m, sq) = add_saturating(&mut row[x * lanes..(x + n) * lanes], &pattern[u * lanes..(u + n) * lanes]);
+            max = max.max(m);
+            sum += sq;
+            x += n;
+            u = 0;
+        }
+        (max, sum)
+    }
+
+    /// Apply to a packed buffer whose lane layout this was prepared with; `pattern` is scratch
+    /// of `s * lanes`. Returns the largest change and the sum of squared changes.
+    pub(crate) fn apply_packed(&self, pixels: &mut [u8], stride: usize, pattern: &mut [i8]) -> (u8, u64) {
+        let (mut max, mut sum, mut last_v) = (0u8, 0u64, usize::MAX);
+        for y in 0..self.h {
+            let v = self.tile_row(y);
+            if v != last_v {
+                self.row_i8(v, pattern);
+                last_v = v;
+            }
+            let (m, sq) = self.add_row(&mut pixels[y * stride..y * stride + self.w * self.lanes], pattern, self.w, self.lanes);
+            max = max.max(m);
+            sum += sq;
+        }
+        (max, sum)
+    }
+}
+
+pub(crate) fn psnr(sum_sq: u64, samples: u64) -> f64 {
+    if sum_sq == 0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64 * 255.0 / (sum_sq as f64 / samples as f64)).log10()
+    }
 }
 
 /// Apply `noise` in place to a raw 8-bit buffer of `width x height` pixels whose rows start
@@ -108,62 +237,13 @@ pub fn apply_noise(noise: &Noise, pixels: &mut [u8], width: u32, height: u32, st
         )));
     }
     let (w, h) = (width as usize, height as usize);
-    let r = noise.resolution as usize;
     let s = w.min(h);
     let bpp = layout.bytes_per_pixel();
-    let offs = layout.rgb_offsets();
-    let table = AxisTable::new(s, r);
-    let u_start = start_phase(w, s);
-    let v_start = start_phase(h, s);
-    let plane = r * r;
-
-    // Each of the R noise rows interpolated horizontally to one tile width, in the buffer's
-    // pixel layout, pre-scaled to 8-bit levels (alpha slots stay 0): O(R x width) floats.
-    let row_len = s * bpp;
-    let mut hrows = vec![0f32; r * row_len];
-    for j in 0..r {
-        let dst = &mut hrows[j * row_len..(j + 1) * row_len];
-        for c in 0..3 {
-            let src = &noise.data[c * plane + j * r..c * plane + j * r + r];
-            for u in 0..s {
-                let (i0, i1, wx) = (table.i0[u] as usize, table.i1[u] as usize, table.w[u]);
-                dst[u * bpp + offs[c]] = 255.0 * (src[i0] + (src[i1] - src[i0]) * wx);
-            }
-        }
-    }
-
-    let mut pattern = vec![0i8; row_len];
-    let mut last_v = usize::MAX;
-    let mut max_change = 0u8;
-    let mut sum_sq = 0u64;
-
-    for y in 0..h {
-        let v = (v_start + y) % s;
-        if v != last_v {
-            let (j0, j1, wy) = (table.i0[v] as usize, table.i1[v] as usize, table.w[v]);
-            let a = &hrows[j0 * row_len..(j0 + 1) * row_len];
-            let b = &hrows[j1 * row_len..(j1 + 1) * row_len];
-            for ((p, &x0), &x1) in pattern.iter_mut().zip(a).zip(b) {
-                *p = round_small(x0 + (x1 - x0) * wy);
-            }
-            last_v = v;
-        }
-        let row = &mut pixels[y * stride..y * stride + w * bpp];
-        let mut u = u_start;
-        let mut x = 0;
-        while x < w {
-            let n = (s - u).min(w - x);
-            let (m, sq) = add_saturating(&mut row[x * bpp..(x + n) * bpp], &pattern[u * bpp..(u + n) * bpp]);
-            max_change = max_change.max(m);
-            sum_sq += sq;
-            x += n;
-            u = 0;
-        }
-    }
+    let prep = Prepared::new(&noise.data, noise.resolution as usize, w, h, centred_offset(w, s), centred_offset(h, s), &layout.mix());
+    let mut pattern = vec![0i8; s * bpp];
+    let (max_abs_change, sum_sq) = prep.apply_packed(pixels, stride, &mut pattern);
     let samples = (w * h * 3) as u64;
-    let mse = sum_sq as f64 / samples as f64;
-    let psnr_db = if sum_sq == 0 { f64::INFINITY } else { 10.0 * (255.0f64 * 255.0 / mse).log10() };
-    Ok(ApplyStats { max_abs_change: max_change, psnr_db, samples })
+    Ok(ApplyStats { max_abs_change, psnr_db: psnr(sum_sq, samples), samples })
 }
 
 /// Round a value with |v| <= 127 to the nearest integer, ties to even. Adding 1.5 * 2^23 pushes
@@ -171,13 +251,13 @@ pub fn apply_noise(noise: &Noise, pixels: &mut [u8], width: u32, height: u32, st
 /// back from the bits. Unlike `f32::round` (a libm call on baseline x86-64) or a saturating
 /// `as` cast, this is a plain add and integer subtract, which vectorise: 8x faster here.
 #[inline(always)]
-fn round_small(v: f32) -> i8 {
+pub(crate) fn round_small(v: f32) -> i8 {
     ((v + 12_582_912.0).to_bits() as i32 - 0x4B40_0000) as i8
 }
 
 /// `dst[k] = clamp(dst[k] + pat[k])`; returns the largest change and the sum of squared changes.
 #[inline]
-fn add_saturating(dst: &mut [u8], pat: &[i8]) -> (u8, u64) {
+pub(crate) fn add_saturating(dst: &mut [u8], pat: &[i8]) -> (u8, u64) {
     let mut max = 0u8;
     let mut sum = 0u64;
     // Per-chunk sums stay in u32 (4096 * 127^2 < 2^32), which keeps the loop vectorisable.
