@@ -121,6 +121,25 @@ fun main(args: Array<String>) {
         }
     }
 
+    test("camera frames") {
+        val n = engine.makeNoise("a street at night", key)
+        FrameProtector(n).use { fp ->
+            val w = 64u
+            val h = 48u
+            val y = FramePlane(ByteArray(64 * 48) { 100 }, 64u, 1u)
+            val vu = FramePlane(ByteArray(64 * 24) { 128.toByte() }, 64u, 2u)
+            val out = fp.protectFrame(FrameFormat.NV21, w, h, FrameRotation.DEG90, YuvRange.FULL, listOf(y, vu))
+            check(out.size == 2 && out[0].data.count { it.toInt() != 100 } > 64 * 48 / 2) { "luma changed" }
+            check(out[0].data.all { kotlin.math.abs(it.toInt() - 100) <= 8 }) { "bounded" }
+            val again = fp.protectFrame(FrameFormat.NV21, w, h, FrameRotation.DEG90, YuvRange.FULL, listOf(y, vu))
+            check(again[0].data.contentEquals(out[0].data) && again[1].data.contentEquals(out[1].data)) { "deterministic" }
+            throws<T2ueException.InvalidBuffer>("plane") {
+                fp.protectFrame(FrameFormat.I420, w, h, FrameRotation.DEG0, YuvRange.FULL, listOf(y, vu))
+            }
+        }
+        n.close()
+    }
+
     key.close()
     engine.close()
     println("kotlin: $passed passed, $failed failed")

@@ -156,5 +156,27 @@ def async_methods():
     asyncio.run(run())
 
 
+@test
+def camera_frames():
+    n = engine.make_noise("a street at night", key)
+    fp = t2ue.FrameProtector(n)
+    w, h = 64, 48
+    y = t2ue.FramePlane(data=bytes([100]) * (w * h), row_stride=w, pixel_stride=1)
+    vu = t2ue.FramePlane(data=bytes([128]) * (w * h // 2), row_stride=w, pixel_stride=2)
+    out = fp.protect_frame(t2ue.FrameFormat.NV21, w, h, t2ue.FrameRotation.DEG90, t2ue.YuvRange.FULL, [y, vu])
+    assert len(out) == 2 and len(out[0].data) == w * h
+    assert sum(b != 100 for b in out[0].data) > w * h // 2
+    assert max(abs(b - 100) for b in out[0].data) <= 8
+    again = fp.protect_frame(t2ue.FrameFormat.NV21, w, h, t2ue.FrameRotation.DEG90, t2ue.YuvRange.FULL, [y, vu])
+    assert again[0].data == out[0].data and again[1].data == out[1].data
+    rgba = t2ue.FramePlane(data=bytes(w * h * 4), row_stride=w * 4, pixel_stride=4)
+    fp.protect_frame(t2ue.FrameFormat.RGBA8888, w, h, t2ue.FrameRotation.DEG0, t2ue.YuvRange.FULL, [rgba])
+    raises(t2ue.T2ueError.InvalidBuffer, "plane", fp.protect_frame, t2ue.FrameFormat.I420, w, h,
+           t2ue.FrameRotation.DEG0, t2ue.YuvRange.FULL, [y, vu])
+    short = t2ue.FramePlane(data=bytes(10), row_stride=w, pixel_stride=2)
+    raises(t2ue.T2ueError.InvalidBuffer, "chroma", fp.protect_frame, t2ue.FrameFormat.NV12, w, h,
+           t2ue.FrameRotation.DEG0, t2ue.YuvRange.FULL, [y, short])
+
+
 print(f"python: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -460,6 +460,66 @@ static void *worker(void *p) {
     return NULL;
 }
 
+/* Camera frames: NV21 with padded rows, I420, RGBA, rotation, and every error path. */
+static void test_frames(t2ue_engine *e, t2ue_key *k) {
+    t2ue_noise *n = NULL;
+    CHECK_STATUS(t2ue_engine_make_noise(e, "a street at night", k, &n), T2UE_OK, NULL);
+    t2ue_frame_protector *fp = NULL;
+    CHECK_STATUS(t2ue_frame_protector_new(NULL, &fp), T2UE_NULL_POINTER, "noise");
+    CHECK_STATUS(t2ue_frame_protector_new(n, &fp), T2UE_OK, NULL);
+    t2ue_noise_free(n); /* the protector keeps its own copy */
+    enum { W = 64, H = 48, YS = 72, CS = 72 };
+    uint8_t *y = malloc(YS * H), *vu = malloc(CS * (H / 2));
+    memset(y, 100, YS * H);
+    memset(vu, 128, CS * (H / 2));
+    t2ue_plane nv21[2] = {{y, YS * H, YS, 1}, {vu, CS * (H / 2), CS, 2}};
+    t2ue_apply_stats st;
+    CHECK_STATUS(t2ue_frame_protect(fp, T2UE_FRAME_NV21, W, H, 90, T2UE_YUV_FULL, nv21, 2, &st), T2UE_OK, NULL);
+    int changed = 0, padding_ok = 1;
+    for (int r = 0; r < H; r++) {
+        for (int c = 0; c < W; c++) changed += y[r * YS + c] != 100;
+        for (int c = W; c < YS; c++) padding_ok &= y[r * YS + c] == 100;
+    }
+    CHECK(changed > W * H / 2, "only %d of %d luma samples changed", changed, W * H);
+    CHECK(padding_ok, "row padding was written");
+    CHECK(st.max_abs_change >= 1 && st.max_abs_change <= 8, "max change %u", st.max_abs_change);
+    /* the same frame again (cached geometry) is deterministic */
+    uint8_t *y2 = malloc(YS * H), *vu2 = malloc(CS * (H / 2));
+    memset(y2, 100, YS * H);
+    memset(vu2, 128, CS * (H / 2));
+    t2ue_plane again[2] = {{y2, YS * H, YS, 1}, {vu2, CS * (H / 2), CS, 2}};
+    CHECK_STATUS(t2ue_frame_protect(fp, T2UE_FRAME_NV21, W, H, 90, T2UE_YUV_FULL, again, 2, NULL), T2UE_OK, NULL);
+    CHECK(memcmp(y, y2, YS * H) == 0 && memcmp(vu, vu2, CS * (H / 2)) == 0, "repeat frame differs");
+    /* RGBA, I420 */
+    uint8_t *rgba = calloc(W * H, 4);
+    t2ue_plane packed[1] = {{rgba, W * H * 4, W * 4, 4}};
+    CHECK_STATUS(t2ue_frame_protect(fp, T2UE_FRAME_RGBA8888, W, H, 0, T2UE_YUV_FULL, packed, 1, NULL), T2UE_OK, NULL);
+    uint8_t *yy = malloc(W * H), *u = malloc(W * H / 4), *v = malloc(W * H / 4);
+    memset(yy, 100, W * H);
+    memset(u, 128, W * H / 4);
+    memset(v, 128, W * H / 4);
+    t2ue_plane i420[3] = {{yy, W * H, W, 1}, {u, W * H / 4, W / 2, 1}, {v, W * H / 4, W / 2, 1}};
+    CHECK_STATUS(t2ue_frame_protect(fp, T2UE_FRAME_I420, W, H, 270, T2UE_YUV_LIMITED, i420, 3, NULL), T2UE_OK, NULL);
+    /* errors */
+    CHECK_STATUS(t2ue_frame_protect(NULL, T2UE_FRAME_NV21, W, H, 0, 0, nv21, 2, NULL), T2UE_NULL_POINTER, "protector");
+    CHECK_STATUS(t2ue_frame_protect(fp, T2UE_FRAME_NV21, W, H, 0, 0, NULL, 2, NULL), T2UE_NULL_POINTER, "planes");
+    CHECK_STATUS(t2ue_frame_protect(fp, T2UE_FRAME_NV21, W, H, 0, 0, nv21, 3, NULL), T2UE_INVALID_ARGUMENT, "plane");
+    CHECK_STATUS(t2ue_frame_protect(fp, 17, W, H, 0, 0, nv21, 2, NULL), T2UE_INVALID_ARGUMENT, "format");
+    CHECK_STATUS(t2ue_frame_protect(fp, T2UE_FRAME_NV21, W, H, 45, 0, nv21, 2, NULL), T2UE_INVALID_ARGUMENT, "rotation");
+    CHECK_STATUS(t2ue_frame_protect(fp, T2UE_FRAME_NV21, W, H, 0, 9, nv21, 2, NULL), T2UE_INVALID_ARGUMENT, "range");
+    t2ue_plane overlap[2] = {{y, YS * H, YS, 1}, {y + 8, CS * (H / 2), CS, 2}};
+    CHECK_STATUS(t2ue_frame_protect(fp, T2UE_FRAME_NV21, W, H, 0, 0, overlap, 2, NULL), T2UE_INVALID_BUFFER, "overlap");
+    t2ue_plane short_uv[2] = {{y, YS * H, YS, 1}, {vu, CS * (H / 2) - 100, CS, 2}};
+    CHECK_STATUS(t2ue_frame_protect(fp, T2UE_FRAME_NV21, W, H, 0, 0, short_uv, 2, NULL), T2UE_INVALID_BUFFER, "chroma");
+    t2ue_plane null_plane[1] = {{NULL, W * H * 4, W * 4, 4}};
+    CHECK_STATUS(t2ue_frame_protect(fp, T2UE_FRAME_RGBA8888, W, H, 0, 0, null_plane, 1, NULL), T2UE_NULL_POINTER, "plane 0");
+    t2ue_plane bad_px[1] = {{rgba, W * H * 4, W * 4, 3}};
+    CHECK_STATUS(t2ue_frame_protect(fp, T2UE_FRAME_RGBA8888, W, H, 0, 0, bad_px, 1, NULL), T2UE_INVALID_BUFFER, "pixel stride");
+    t2ue_frame_protector_free(fp);
+    t2ue_frame_protector_free(NULL);
+    free(y); free(vu); free(y2); free(vu2); free(rgba); free(yy); free(u); free(v);
+}
+
 static void test_threads(t2ue_engine *e, t2ue_key *k) {
     /* Leave an error on this thread; other threads must not see it. */
     t2ue_noise *bad = NULL;
@@ -500,6 +560,7 @@ int main(int argc, char **argv) {
         test_files(e, k);
         test_bytes(e, k);
         test_pixels(e, k);
+        test_frames(e, k);
         test_memory_and_tampered(k);
         test_threads(e, k);
     }

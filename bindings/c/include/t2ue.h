@@ -225,10 +225,63 @@ typedef enum {
 } t2ue_metadata;
 
 /**
+ * Frame formats (values of the `format` parameter of `t2ue_frame_protect`).
+ */
+typedef enum {
+    /**
+     * 1 plane, 4 bytes a pixel R, G, B, A (Android RGBA_8888).
+     */
+    T2UE_FRAME_RGBA8888 = 0,
+    /**
+     * 1 plane, 4 bytes a pixel B, G, R, A (iOS kCVPixelFormatType_32BGRA).
+     */
+    T2UE_FRAME_BGRA8888 = 1,
+    /**
+     * 1 plane, 3 bytes a pixel R, G, B.
+     */
+    T2UE_FRAME_RGB888 = 2,
+    /**
+     * 2 planes: Y, then interleaved V,U (Android camera default; YUV_420_888 with chroma pixel
+     * stride 2: pass the V plane's pointer as the second plane).
+     */
+    T2UE_FRAME_NV21 = 3,
+    /**
+     * 2 planes: Y, then interleaved U,V (iOS 420YpCbCr8BiPlanar).
+     */
+    T2UE_FRAME_NV12 = 4,
+    /**
+     * 3 planes: Y, U, V (YUV_420_888 with chroma pixel stride 1).
+     */
+    T2UE_FRAME_I420 = 5,
+} t2ue_frame_format;
+
+/**
+ * YUV value ranges (values of the `range` parameter of `t2ue_frame_protect`).
+ */
+typedef enum {
+    /**
+     * Y, U, V in 0..255 (Android camera YUV_420_888, iOS ...FullRange).
+     */
+    T2UE_YUV_FULL = 0,
+    /**
+     * Y in 16..235, U and V in 16..240 (iOS ...VideoRange).
+     */
+    T2UE_YUV_LIMITED = 1,
+} t2ue_yuv_range;
+
+/**
  * A loaded, verified bundle with its ONNX Runtime sessions. Thread-safe: share one per process.
  * Free with `t2ue_engine_free`.
  */
 typedef struct t2ue_engine t2ue_engine;
+
+/**
+ * A noise prepared for camera frames: the placement for the last frame size and rotation is
+ * cached, so steady-state frames allocate nothing. Internally locked: safe to share, but calls
+ * on one protector run one at a time (use one per camera stream). Free with
+ * `t2ue_frame_protector_free`.
+ */
+typedef struct t2ue_frame_protector t2ue_frame_protector;
 
 /**
  * A secret 32-byte protection key. Free with `t2ue_key_free` (the memory is not wiped).
@@ -408,6 +461,17 @@ typedef struct {
      */
     uint64_t output_bytes;
 } t2ue_report;
+
+/**
+ * One plane of a frame: `len` bytes at `data`, rows `row_stride` bytes apart, neighbouring
+ * samples `pixel_stride` bytes apart (packed formats: bytes per pixel).
+ */
+typedef struct {
+    uint8_t *data;
+    size_t len;
+    size_t row_stride;
+    size_t pixel_stride;
+} t2ue_plane;
 
 #ifdef __cplusplus
 extern "C" {
@@ -618,6 +682,36 @@ t2ue_status t2ue_engine_protect_file(const t2ue_engine *engine, const char *inpu
  * profile, never overwrite.
  */
 t2ue_protect_options t2ue_protect_options_default(void);
+
+/**
+ * Make a frame protector for `noise` (copied; the noise may be freed afterwards).
+ *
+ * # Safety
+ * `noise` live; `out` writable.
+ */
+t2ue_status t2ue_frame_protector_new(const t2ue_noise *noise, t2ue_frame_protector **out);
+
+/**
+ * Free a frame protector. NULL is ignored.
+ *
+ * # Safety
+ * `protector` is NULL or came from this library and is freed once.
+ */
+void t2ue_frame_protector_free(t2ue_frame_protector *protector);
+
+/**
+ * Apply the noise in place to one camera frame of `width` x `height` pixels (buffer
+ * orientation). `rotation_degrees` is the clockwise turn that makes the buffer upright (0, 90,
+ * 180, 270: Android's ImageInfo.rotationDegrees); the noise is placed as on the upright picture.
+ * `format` is a `t2ue_frame_format`, `range` a `t2ue_yuv_range` (ignored for packed formats).
+ * `planes` holds 1 (packed), 2 (NV21/NV12) or 3 (I420) planes, which must not overlap.
+ * `stats` may be NULL (for YUV it counts luma samples).
+ *
+ * # Safety
+ * `protector` live; `planes` points to `n_planes` plane descriptions whose memory is writable
+ * for `len` bytes and not touched by another thread meanwhile; `stats` is NULL or writable.
+ */
+t2ue_status t2ue_frame_protect(const t2ue_frame_protector *protector, uint32_t format, uint32_t width, uint32_t height, int32_t rotation_degrees, uint32_t range, const t2ue_plane *planes, size_t n_planes, t2ue_apply_stats *stats);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1060,3 +1060,152 @@ pub unsafe extern "C" fn t2ue_engine_protect_file(
 pub extern "C" fn t2ue_protect_options_default() -> t2ue_protect_options {
     t2ue_protect_options { format: 0, jpeg_quality: 95, metadata: 0, overwrite: false }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Camera frames.
+
+/// Frame formats (values of the `format` parameter of `t2ue_frame_protect`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub enum t2ue_frame_format {
+    /// 1 plane, 4 bytes a pixel R, G, B, A (Android RGBA_8888).
+    T2UE_FRAME_RGBA8888 = 0,
+    /// 1 plane, 4 bytes a pixel B, G, R, A (iOS kCVPixelFormatType_32BGRA).
+    T2UE_FRAME_BGRA8888 = 1,
+    /// 1 plane, 3 bytes a pixel R, G, B.
+    T2UE_FRAME_RGB888 = 2,
+    /// 2 planes: Y, then interleaved V,U (Android camera default; YUV_420_888 with chroma pixel
+    /// stride 2: pass the V plane's pointer as the second plane).
+    T2UE_FRAME_NV21 = 3,
+    /// 2 planes: Y, then interleaved U,V (iOS 420YpCbCr8BiPlanar).
+    T2UE_FRAME_NV12 = 4,
+    /// 3 planes: Y, U, V (YUV_420_888 with chroma pixel stride 1).
+    T2UE_FRAME_I420 = 5,
+}
+
+/// YUV value ranges (values of the `range` parameter of `t2ue_frame_protect`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub enum t2ue_yuv_range {
+    /// Y, U, V in 0..255 (Android camera YUV_420_888, iOS ...FullRange).
+    T2UE_YUV_FULL = 0,
+    /// Y in 16..235, U and V in 16..240 (iOS ...VideoRange).
+    T2UE_YUV_LIMITED = 1,
+}
+
+/// One plane of a frame: `len` bytes at `data`, rows `row_stride` bytes apart, neighbouring
+/// samples `pixel_stride` bytes apart (packed formats: bytes per pixel).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct t2ue_plane {
+    pub data: *mut u8,
+    pub len: usize,
+    pub row_stride: usize,
+    pub pixel_stride: usize,
+}
+
+/// A noise prepared for camera frames: the placement for the last frame size and rotation is
+/// cached, so steady-state frames allocate nothing. Internally locked: safe to share, but calls
+/// on one protector run one at a time (use one per camera stream). Free with
+/// `t2ue_frame_protector_free`.
+pub struct t2ue_frame_protector(std::sync::Mutex<t2ue::FrameProtector>);
+
+/// Make a frame protector for `noise` (copied; the noise may be freed afterwards).
+///
+/// # Safety
+/// `noise` live; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn t2ue_frame_protector_new(noise: *const t2ue_noise, out: *mut *mut t2ue_frame_protector) -> t2ue_status {
+    guard(|| {
+        let out = out_ptr(out, "out")?;
+        *out = std::ptr::null_mut();
+        let n = non_null(noise, "noise")?;
+        boxed(out, t2ue_frame_protector(std::sync::Mutex::new(t2ue::FrameProtector::new(n.0.clone()))));
+        Ok(())
+    })
+}
+
+/// Free a frame protector. NULL is ignored.
+///
+/// # Safety
+/// `protector` is NULL or came from this library and is freed once.
+#[no_mangle]
+pub unsafe extern "C" fn t2ue_frame_protector_free(protector: *mut t2ue_frame_protector) {
+    free_box(protector)
+}
+
+/// Apply the noise in place to one camera frame of `width` x `height` pixels (buffer
+/// orientation). `rotation_degrees` is the clockwise turn that makes the buffer upright (0, 90,
+/// 180, 270: Android's ImageInfo.rotationDegrees); the noise is placed as on the upright picture.
+/// `format` is a `t2ue_frame_format`, `range` a `t2ue_yuv_range` (ignored for packed formats).
+/// `planes` holds 1 (packed), 2 (NV21/NV12) or 3 (I420) planes, which must not overlap.
+/// `stats` may be NULL (for YUV it counts luma samples).
+///
+/// # Safety
+/// `protector` live; `planes` points to `n_planes` plane descriptions whose memory is writable
+/// for `len` bytes and not touched by another thread meanwhile; `stats` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn t2ue_frame_protect(
+    protector: *const t2ue_frame_protector,
+    format: u32,
+    width: u32,
+    height: u32,
+    rotation_degrees: i32,
+    range: u32,
+    planes: *const t2ue_plane,
+    n_planes: usize,
+    stats: *mut t2ue_apply_stats,
+) -> t2ue_status {
+    guard(|| {
+        let p = non_null(protector, "protector")?;
+        if planes.is_null() {
+            return fail(t2ue_status::T2UE_NULL_POINTER, "planes is NULL");
+        }
+        let want = match format {
+            0..=2 => 1,
+            3 | 4 => 2,
+            5 => 3,
+            _ => return fail(t2ue_status::T2UE_INVALID_ARGUMENT, format!("format {format} is not a t2ue_frame_format (0-5)")),
+        };
+        if n_planes != want {
+            return fail(t2ue_status::T2UE_INVALID_ARGUMENT, format!("frame format {format} takes {want} plane(s), got {n_planes}"));
+        }
+        // SAFETY: non-NULL, and the caller promises n_planes descriptions.
+        let descs = unsafe { std::slice::from_raw_parts(planes, n_planes) };
+        for (i, a) in descs.iter().enumerate() {
+            for b in &descs[i + 1..] {
+                let (a0, b0) = (a.data as usize, b.data as usize);
+                if a.len > 0 && b.len > 0 && a0 < b0.saturating_add(b.len) && b0 < a0.saturating_add(a.len) {
+                    return fail(t2ue_status::T2UE_INVALID_BUFFER, "frame planes overlap (for interleaved chroma use NV21/NV12 with one chroma plane)");
+                }
+            }
+        }
+        let range = match range {
+            0 => t2ue::YuvRange::Full,
+            1 => t2ue::YuvRange::Limited,
+            _ => return fail(t2ue_status::T2UE_INVALID_ARGUMENT, format!("range {range} is not a t2ue_yuv_range (0-1)")),
+        };
+        let rotation = t2ue::Rotation::from_degrees(rotation_degrees)?;
+        // No allocation per frame: planes are borrowed straight from the descriptions.
+        let plane = |i: usize| -> CResult<t2ue::Plane<'_>> {
+            let d = &descs[i];
+            Ok(t2ue::Plane { data: bytes_mut(d.data, d.len, ["plane 0", "plane 1", "plane 2"][i])?, row_stride: d.row_stride, pixel_stride: d.pixel_stride })
+        };
+        let frame = match format {
+            0..=2 => {
+                let pl = plane(0)?;
+                let layout = [t2ue::PixelLayout::Rgba8, t2ue::PixelLayout::Bgra8, t2ue::PixelLayout::Rgb8][format as usize];
+                if pl.pixel_stride != layout.bytes_per_pixel() {
+                    return fail(t2ue_status::T2UE_INVALID_BUFFER, format!("packed frames need a pixel stride of {}, got {}", layout.bytes_per_pixel(), pl.pixel_stride));
+                }
+                t2ue::FrameData::Packed { data: pl.data, stride: pl.row_stride, layout }
+            }
+            3 | 4 => t2ue::FrameData::SemiPlanar { y: plane(0)?, uv: plane(1)?, v_first: format == 3, range },
+            _ => t2ue::FrameData::Planar { y: plane(0)?, u: plane(1)?, v: plane(2)?, range },
+        };
+        let mut guard = p.0.lock().unwrap_or_else(|e| e.into_inner());
+        let s = guard.protect(frame, width, height, rotation)?;
+        write_stats(stats, &s);
+        Ok(())
+    })
+}

@@ -13,6 +13,8 @@
 //!
 //! Thread safety: every object is immutable and `Send + Sync`; one engine serves many threads.
 
+mod frame;
+pub use frame::{FramePlane, FrameFormat, FrameProtector, FrameRotation, YuvRange};
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
