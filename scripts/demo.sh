@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 photo="${1:-tests/fixtures/photos/astronaut.jpg}"
-caption="${2:-an astronaut in a white space suit smiling in front of an american flag}"
+caption="${2:-an astronaut in an orange space suit smiling in front of an american flag}"
 cache="${T2UE_CACHE:-$HOME/.cache/t2ue}"
 
 ORT_DYLIB_PATH="$(scripts/ensure-onnxruntime.sh | tail -n 1)"
