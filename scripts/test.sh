@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every test of t2ue: Rust (core + CLI), bindings (C, Python, Kotlin, Swift generation),
-# fixture reproducibility, and the Python models suite. This is what CI runs (.ci/run).
+# mobile packaging checks, fixture reproducibility, and the Python models suite. This is what CI runs (.ci/run).
 # Installs what it needs on a fresh machine (ONNX Runtime from its pinned PyPI wheel, the Python
 # venv from models/requirements.lock, Debian packages); quick the second time.
 set -euo pipefail
@@ -38,6 +38,14 @@ if [ -x tests/bindings/run.sh ]; then
   set +e
   tests/bindings/run.sh
   record $? "bindings"
+  set -e
+fi
+
+if [ -x tests/mobile/run.sh ]; then
+  step "mobile: Kotlin facade on the JVM, frame tests, scripts (shellcheck), package checks"
+  set +e
+  tests/mobile/run.sh
+  record $? "mobile"
   set -e
 fi
 
