@@ -337,7 +337,7 @@ fn no_allocation_per_frame_once_the_geometry_is_cached() {
     let (mut y, mut uv) = (vec![90u8; w * h], vec![128u8; cw * ch * 2]);
     let mut rgba = vec![90u8; w * h * 4];
     let mut fp = FrameProtector::new(n);
-    let mut nv21 = |fp: &mut FrameProtector, y: &mut [u8], uv: &mut [u8]| {
+    let nv21 = |fp: &mut FrameProtector, y: &mut [u8], uv: &mut [u8]| {
         fp.protect(
             FrameData::SemiPlanar { y: Plane { data: y, row_stride: w, pixel_stride: 1 }, uv: Plane { data: uv, row_stride: w, pixel_stride: 2 }, v_first: true, range: YuvRange::Full },
             w as u32,

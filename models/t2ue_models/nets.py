@@ -1,0 +1,184 @@
+"""Surrogate CLIP (frozen MobileNetV2 + frozen MiniLM + trained projections, LiT-style) and the
+T2UE noise generator G(e_t, z) with text-modulated (FiLM) normalisation."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .text import MiniLM
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+EMBED_DIM = 256
+LATENT_DIM = 64
+EPSILON = 8.0 / 255.0
+
+
+def mobilenet_v2_pretrained() -> nn.Module:
+    import torchvision
+    from .paths import mobilenet_weights
+    m = torchvision.models.mobilenet_v2()
+    m.load_state_dict(torch.load(str(mobilenet_weights()), map_location="cpu", weights_only=True))
+    return m
+
+
+@torch.no_grad()
+def fold_batchnorm(module: nn.Module) -> nn.Module:
+    """Fold every eval-mode BatchNorm2d that follows a Conv2d (inside a Sequential) into the conv.
+    Exact for a frozen backbone; removes BN from the forward/backward passes (much faster on CPU)."""
+    for child in module.children():
+        fold_batchnorm(child)
+    if isinstance(module, nn.Sequential):
+        mods = list(module._modules.items())
+        for (_, conv), (bn_name, bn) in zip(mods, mods[1:]):
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                conv.weight.mul_(scale.view(-1, 1, 1, 1))
+                bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+                conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias, requires_grad=conv.weight.requires_grad)
+                module._modules[bn_name] = nn.Identity()
+    return module
+
+
+class ImageTower(nn.Module):
+    """RGB in [0,1], NCHW -> L2-normalised embedding. Normalisation happens inside."""
+
+    def __init__(self, embed_dim: int = EMBED_DIM, backbone: nn.Module | None = None):
+        super().__init__()
+        self.features = fold_batchnorm((backbone or mobilenet_v2_pretrained()).eval()).features
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.proj = nn.Linear(self.features[-1].out_channels, embed_dim)
+
+    def backbone(self, pixels):
+        return self.features((pixels - self.mean) / self.std).mean(dim=(2, 3))
+
+    def head(self, feats):
+        return F.normalize(self.proj(feats), dim=-1)
+
+    def forward(self, pixels):
+        return self.head(self.backbone(pixels))
+
+
+class TextTower(nn.Module):
+    """token ids + mask -> L2-normalised embedding (MiniLM mean pooling, normalised, projected)."""
+
+    def __init__(self, embed_dim: int = EMBED_DIM, encoder: MiniLM | None = None):
+        super().__init__()
+        self.encoder = encoder if encoder is not None else MiniLM.pretrained()
+        self.proj = nn.Linear(self.encoder.dim, embed_dim)
+
+    def backbone(self, input_ids, attention_mask, inputs_embeds=None):
+        return F.normalize(self.encoder(input_ids, attention_mask, inputs_embeds), dim=-1)
+
+    def head(self, feats):
+        return F.normalize(self.proj(feats), dim=-1)
+
+    def forward(self, input_ids, attention_mask):
+        return self.head(self.backbone(input_ids, attention_mask))
+
+
+class Surrogate(nn.Module):
+    def __init__(self, embed_dim: int = EMBED_DIM, pretrained: bool = True, tiny: bool = False):
+        super().__init__()
+        if pretrained:
+            self.image, self.text = ImageTower(embed_dim), TextTower(embed_dim)
+        else:   # random towers (tests): no weight files; `tiny` shrinks the text encoder
+            import torchvision
+            self.image = ImageTower(embed_dim, torchvision.models.mobilenet_v2(width_mult=0.35 if tiny else 1.0))
+            self.text = TextTower(embed_dim, MiniLM(d=64, layers=1, heads=2, ff=128) if tiny else MiniLM())
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+
+    def freeze_backbones(self):
+        for p in list(self.image.features.parameters()) + list(self.text.encoder.parameters()):
+            p.requires_grad_(False)
+        self.image.features.eval()
+        self.text.encoder.eval()
+        return self
+
+    def scale(self):
+        return self.logit_scale.clamp(max=math.log(100.0)).exp()
+
+
+def info_nce(img, txt, scale, cap_ids=None):
+    """Symmetric InfoNCE. With cap_ids, pairs that share a caption are all positives (soft targets)."""
+    logits = scale * img @ txt.t()
+    if cap_ids is None:
+        tgt = torch.arange(len(img), device=img.device)
+        return 0.5 * (F.cross_entropy(logits, tgt) + F.cross_entropy(logits.t(), tgt))
+    same = (cap_ids[:, None] == cap_ids[None, :]).to(logits.dtype)
+    tgt = same / same.sum(1, keepdim=True)
+    return 0.5 * (torch.sum(-tgt * F.log_softmax(logits, 1), 1).mean()
+                  + torch.sum(-tgt * F.log_softmax(logits.t(), 1), 1).mean())
+
+
+# --------------------------------------------------------------------------------------- generator
+class FiLMNorm(nn.Module):
+    """GroupNorm without affine, then per-channel scale/shift predicted from the text embedding.
+    (Batch-independent, unlike conditional BN: the SDK runs batch 1.)"""
+
+    def __init__(self, ch: int, cond_dim: int, groups: int = 8):
+        super().__init__()
+        self.norm = nn.GroupNorm(min(groups, ch), ch, affine=False)
+        self.film = nn.Linear(cond_dim, 2 * ch)
+        nn.init.zeros_(self.film.weight)
+        nn.init.zeros_(self.film.bias)
+
+    def forward(self, x, cond):
+        g, b = self.film(cond).chunk(2, dim=1)
+        return self.norm(x) * (1 + g[:, :, None, None]) + b[:, :, None, None]
+
+
+class UpBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, cond_dim: int):
+        super().__init__()
+        self.c1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.n1 = FiLMNorm(cout, cond_dim)
+        self.c2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.n2 = FiLMNorm(cout, cond_dim)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x, cond):
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        h = F.relu(self.n1(self.c1(x), cond))
+        h = self.n2(self.c2(h), cond)
+        return F.relu(h + self.skip(x))
+
+
+class Generator(nn.Module):
+    """delta = epsilon * tanh(G(e_t, z)), shape [B, 3, R, R]: FC -> 4x4 -> upsampling residual blocks with
+    FiLM-modulated GroupNorm up to R/2, then a conv to 12 channels and pixel shuffle to R (full per-pixel
+    freedom at a quarter of the full-resolution compute)."""
+
+    def __init__(self, embed_dim: int = EMBED_DIM, latent_dim: int = LATENT_DIM, resolution: int = 64,
+                 epsilon: float = EPSILON, channels=(48, 32, 24, 16), gain: float = 1.0,
+                 n_basis: int = 48):
+        super().__init__()
+        n_up = int(round(math.log2(resolution / 8)))
+        assert 8 * 2 ** n_up == resolution, "resolution must be 8 * 2^k"
+        ch = list(channels[: n_up + 1]) + [channels[-1]] * max(0, n_up + 1 - len(channels))
+        self.resolution, self.epsilon, self.latent_dim, self.embed_dim = resolution, epsilon, latent_dim, embed_dim
+        # e_t is L2-normalised (entries ~ 1/sqrt(D)); rescale so it is not drowned by z ~ N(0, I)
+        self.text_scale = math.sqrt(embed_dim)
+        self.fc = nn.Linear(embed_dim + latent_dim, 4 * 4 * ch[0])
+        self.blocks = nn.ModuleList(UpBlock(ch[i], ch[i + 1], embed_dim) for i in range(n_up))   # FiLM from e_t
+        self.out = nn.Conv2d(ch[-1], 12, 3, padding=1)
+        self.c0, self.gain = ch[0], gain
+        # direct low-rank path: for small delta the surrogate is nearly linear, f(x + d) ~ f(x) + J d, so
+        # a linear map from e_t to a combination of learned full-resolution patterns is the natural solution
+        self.coef = nn.Linear(embed_dim, n_basis)
+        self.basis = nn.Parameter(torch.randn(n_basis, 3 * resolution * resolution) * 0.02)
+
+    def forward(self, text_embedding, z):
+        t = text_embedding * self.text_scale
+        x = F.relu(self.fc(torch.cat([t, z], dim=1))).view(-1, self.c0, 4, 4)
+        if self.training:
+            x = x.contiguous(memory_format=torch.channels_last)   # faster CPU convs while training
+        for b in self.blocks:
+            x = b(x, t)
+        x = F.pixel_shuffle(self.out(x), 2)
+        lin = (self.coef(t) @ self.basis).view(-1, 3, self.resolution, self.resolution)
+        return self.epsilon * torch.tanh(self.gain * (x + lin))

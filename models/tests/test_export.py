@@ -1,0 +1,59 @@
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from t2ue_models import export as X
+from t2ue_models.kdf import latent_z
+from t2ue_models.nets import EPSILON, Generator, Surrogate
+from t2ue_models.text import Tokenizer
+
+
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory):
+    torch.manual_seed(0)
+    sur = Surrogate(pretrained=False, tiny=True).freeze_backbones().eval()
+    gen = Generator(resolution=64).eval()
+    out = tmp_path_factory.mktemp("b") / "tiny"
+    parity = X.export_bundle(sur, gen, Tokenizer(), out, {"name": "tiny", "version": "0.0.1"},
+                             log=lambda *_: None, quantize_text=True, text_int8_tol=1.0)
+    return out, parity, sur, gen
+
+
+def test_parity(tiny_bundle):
+    _, parity, _, _ = tiny_bundle
+    assert parity["text_encoder_fp32_max_abs"] < 1e-4
+    assert parity["image_encoder_max_abs"] < 1e-4
+    assert parity["generator_max_abs"] < 1e-5
+    assert parity["generator_max_abs_noise"] <= EPSILON + 1e-7
+
+
+def test_manifest_hashes_and_io(tiny_bundle):
+    out, _, _, _ = tiny_bundle
+    m = X.verify_bundle(out)
+    assert set(m["files"]) >= {"tokenizer.json", "text_encoder.onnx", "image_encoder.onnx", "generator.onnx"}
+    for role in ("text_encoder", "image_encoder", "generator"):
+        g = onnx.load(str(out / m["graphs"][role]["file"]))
+        for v in list(g.graph.input) + list(g.graph.output):
+            assert v.type.tensor_type.shape.dim[0].dim_param == "batch"
+    (out / "golden.json").write_bytes((out / "golden.json").read_bytes() + b" ")
+    with pytest.raises(AssertionError):
+        X.verify_bundle(out)
+
+
+def test_batch_axis_dynamic_and_golden(tiny_bundle):
+    out, _, _, _ = tiny_bundle
+    m = json.loads((out / "manifest.json").read_text())
+    s = X.ort_session(out / "generator.onnx")
+    for b in (1, 5):
+        n = s.run(None, {"text_embedding": np.random.randn(b, m["embed_dim"]).astype(np.float32),
+                         "z": np.random.randn(b, m["latent_dim"]).astype(np.float32)})[0]
+        assert n.shape == (b, 3, 64, 64) and np.abs(n).max() <= m["epsilon"] + 1e-7
+    g = json.loads((out / "golden.json").read_text())
+    c = g["cases"][0]
+    assert np.array_equal(np.array(c["z"], np.float32), latent_z(bytes.fromhex(c["key_hex"]), c["caption"], m["latent_dim"]))
+    st = X.ort_session(out / "text_encoder.onnx")
+    e = st.run(None, {"input_ids": np.array([c["input_ids"]]), "attention_mask": np.array([c["attention_mask"]])})[0]
+    assert np.abs(e[0] - np.array(c["text_embedding"])).max() < 1e-5

@@ -1,0 +1,26 @@
+import numpy as np
+
+from t2ue_models.kdf import hkdf_sha256, latent_z, normalise_caption
+
+
+def test_hkdf_rfc5869_case1():
+    okm = hkdf_sha256(bytes(range(13)), b"\x0b" * 22, bytes(range(0xF0, 0xFA)), 42)
+    assert okm.hex() == ("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
+                         "34007208d5b887185865")
+
+
+def test_latent_deterministic_and_key_bound():
+    k1, k2 = bytes(32), bytes([1] * 32)
+    a, b = latent_z(k1, "a red bicycle", 64), latent_z(k1, "  a red\tbicycle ", 64)
+    assert a.dtype == np.float32 and a.shape == (64,)
+    assert np.array_equal(a, b)                       # normalised caption
+    c = latent_z(k2, "a red bicycle", 64)
+    assert abs(np.corrcoef(a, c)[0, 1]) < 0.5
+    assert latent_z(k1, "x", 7).shape == (7,)         # odd sizes round up internally
+    big = latent_z(k1, "statistics", 1020)
+    assert abs(big.mean()) < 0.15 and 0.85 < big.std() < 1.15
+
+
+def test_normalise_caption():
+    assert normalise_caption(" a\u00a0 b\n c ") == "a b c"
+    assert normalise_caption("Cafe\u0301") == "Café"

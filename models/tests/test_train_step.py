@@ -1,0 +1,66 @@
+import numpy as np
+import torch
+
+from t2ue_models import augment as A
+from t2ue_models import train as T
+from t2ue_models.nets import EPSILON, Generator, Surrogate, info_nce
+from t2ue_models.text import Tokenizer
+
+
+def _tiny():
+    sur = Surrogate(pretrained=False, tiny=True).freeze_backbones()
+    imgs = (np.random.default_rng(0).random((8, 64, 64, 3)) * 255).astype(np.uint8)
+    caps = np.array(["a red star", "a blue circle", "a coat", "a dog", "a red star", "x y z", "cat", "tree"])
+    return sur, imgs, caps
+
+
+def test_surrogate_head_step():
+    sur, imgs, caps = _tiny()
+    uniq, inv = T.caption_ids(caps)
+    fi = T.image_backbone_features(sur, imgs)
+    ft = T.text_backbone_features(sur, Tokenizer(), list(uniq))
+    before = sur.image.proj.weight.clone()
+    T.train_heads(sur, fi, ft, inv, steps=2, bs=8, log=lambda *_: None)
+    assert not torch.equal(before, sur.image.proj.weight)
+    r = T.retrieval(sur.image.head(fi), sur.text.head(ft[inv]))
+    assert 0 <= r["i2t_R@1"] <= 100
+
+
+def test_generator_step_and_bound():
+    sur, imgs, caps = _tiny()
+    uniq, inv = T.caption_ids(caps)
+    et = T.text_embeddings(sur, Tokenizer(), list(uniq))
+    gen = Generator(resolution=64)
+    h = T.train_generator(gen, sur, imgs, et, inv, steps=1, bs=4, log=lambda *_: None)
+    assert h["steps"] == 1 and np.isfinite(h["final_loss_avg50"])
+    with torch.no_grad():
+        d = gen(et[:3] * 50, torch.randn(3, gen.latent_dim) * 50)
+    assert d.shape == (3, 3, 64, 64) and d.abs().max() <= EPSILON + 1e-7
+
+
+def test_scraper_ops_differentiable():
+    x = torch.rand(2, 3, 64, 64)
+    d = (torch.rand(2, 3, 64, 64) * 0.06 - 0.03).requires_grad_()
+    y = A.scraper(x, d, gen=torch.Generator().manual_seed(0), p_crop=1.0, p_jpeg=1.0)
+    y.sum().backward()
+    assert d.grad is not None and torch.isfinite(d.grad).all() and d.grad.abs().sum() > 0
+    r = A.random_roll(d.detach(), torch.Generator().manual_seed(1))
+    assert torch.allclose(r.sum(dim=(2, 3)), d.detach().sum(dim=(2, 3)), atol=1e-5)   # a permutation
+
+
+def test_infonce_prefers_matched():
+    e = torch.nn.functional.normalize(torch.randn(6, 16), dim=-1)
+    assert info_nce(e, e, 20.0) < info_nce(e, e.roll(1, 0), 20.0)
+
+
+def test_mem_and_em_one_round():
+    from t2ue_models.baselines import run_mem
+    sur, imgs, caps = _tiny()
+    for p in sur.parameters():
+        p.requires_grad_(False)
+    tok = Tokenizer()
+    for k in (0, 2):
+        delta, tid, tm, secs = run_mem(sur, tok, imgs[:4], caps[:4], k, rounds=2, hotflip_rounds=1, pgd_steps=1,
+                                       bs=4, log=lambda *_: None)
+        assert delta.shape == (4, 3, 64, 64) and delta.abs().max() <= EPSILON + 1e-6
+        assert tid.shape == (4, tok.L) and (tm.sum(1) >= 3).all()
