@@ -1,0 +1,157 @@
+"""What the hacker does to the files it reads (robustness conditions) and to each training batch.
+
+Pre-transforms (deterministic, applied once to every decoded file at its native size, before the
+scraper resize), a comma list of:
+  jpeg<q>      re-encode as JPEG at quality q (jpeg90, jpeg75, jpeg50, jpeg10)
+  resize<f>    down-scale by f then back up, bicubic antialiased (resize0.5)
+  gray         grayscale, kept as 3 channels
+  blur<s>      Gaussian blur, standard deviation s pixels (blur1, blur0.5)
+Batch augmentations (random, every step), a comma list of:
+  std          CLIP-style random resized crop, scale (0.8, 1) (the default for CLIP hackers)
+  rrc          aggressive random resized crop, scale (0.25, 1) (the "crop at train time" condition)
+  flip         horizontal flip, p = 0.5
+  trivial      torchvision TrivialAugmentWide     autoaug  AutoAugment (ImageNet policy)
+  randaug      RandAugment (2 ops, magnitude 9)   cutout   one zeroed square of side R/4
+  mixup        MixUp, alpha 1 (soft targets in the loss)
+  heavy        = rrc + flip + trivial + cutout + mixup
+  none         nothing
+"""
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter
+
+PRE_NAMES = ("jpeg<q>", "resize<f>", "gray", "blur<sigma>")
+AUG_NAMES = ("std", "rrc", "flip", "trivial", "autoaug", "randaug", "cutout", "mixup", "heavy", "none")
+DOMAIN_PRE = ("gray",)      # pre-transforms that change the image domain: also applied to the test set
+
+
+def _split(spec) -> list[str]:
+    if spec is None:
+        return []
+    if isinstance(spec, (list, tuple)):
+        return [s.strip().lower() for s in spec if s.strip()]
+    return [s.strip().lower() for s in str(spec).split(",") if s.strip() and s.strip().lower() != "none"]
+
+
+def jpeg(im: Image.Image, q: int) -> Image.Image:
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, format="JPEG", quality=int(q))
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def resize_roundtrip(im: Image.Image, f: float) -> Image.Image:
+    w, h = im.size
+    small = im.resize((max(1, round(w * f)), max(1, round(h * f))), Image.BICUBIC, reducing_gap=None)
+    return small.resize((w, h), Image.BICUBIC)
+
+
+def parse_pre(spec) -> list[tuple[str, float]]:
+    out = []
+    for s in _split(spec):
+        m = re.fullmatch(r"(jpeg|resize|blur)([0-9.]+)|(gray|grey|grayscale)", s)
+        if not m:
+            raise ValueError(f"unknown pre-transform {s!r}; known: {', '.join(PRE_NAMES)}")
+        out.append(("gray", 0.0) if m.group(3) else (m.group(1), float(m.group(2))))
+    return out
+
+
+def pre_transform(spec, only=None):
+    """PIL -> PIL callable for `spec` (None when empty). `only`: keep only these kinds."""
+    ops = [(k, v) for k, v in parse_pre(spec) if only is None or k in only]
+    if not ops:
+        return None
+
+    def f(im: Image.Image) -> Image.Image:
+        for k, v in ops:
+            if k == "jpeg":
+                im = jpeg(im, int(v))
+            elif k == "resize":
+                im = resize_roundtrip(im, v)
+            elif k == "gray":
+                im = im.convert("L").convert("RGB")
+            elif k == "blur":
+                im = im.filter(ImageFilter.GaussianBlur(radius=v))
+        return im
+    f.spec = ",".join(f"{k}{'' if k == 'gray' else (int(v) if k == 'jpeg' else v)}" for k, v in ops)
+    return f
+
+
+class BatchAug:
+    """Random augmentation of a uint8 batch [B, 3, R, R] -> uint8 batch, plus MixUp parameters."""
+
+    def __init__(self, spec="std", seed: int = 0):
+        names = set(_split(spec))
+        if "heavy" in names:
+            names |= {"rrc", "flip", "trivial", "cutout", "mixup"}
+            names.discard("heavy")
+        bad = names - set(AUG_NAMES)
+        if bad:
+            raise ValueError(f"unknown augmentation(s) {sorted(bad)}; known: {', '.join(AUG_NAMES)}")
+        self.names = names
+        self.mixup = "mixup" in names
+        self.g = torch.Generator().manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        from torchvision.transforms import v2
+        self.v2 = v2
+        self.scale = (0.25, 1.0) if "rrc" in names else ((0.8, 1.0) if "std" in names else None)
+        self.policy = None
+        if "trivial" in names:
+            self.policy = v2.TrivialAugmentWide()
+        elif "autoaug" in names:
+            self.policy = v2.AutoAugment()
+        elif "randaug" in names:
+            self.policy = v2.RandAugment()
+
+    @property
+    def spec(self) -> str:
+        return ",".join(sorted(self.names)) or "none"
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.names or self.names == {"mixup"}:
+            return x
+        from torchvision.transforms.v2 import functional as F
+        B, _, H, W = x.shape
+        out = x.clone()
+        for i in range(B):
+            xi = x[i]
+            if self.scale is not None:
+                t, l, h, w = self._rrc_params(H, W)
+                xi = F.resized_crop(xi, t, l, h, w, [H, W], antialias=True)
+            if "flip" in self.names and torch.rand((), generator=self.g) < 0.5:
+                xi = xi.flip(-1)
+            if self.policy is not None:
+                xi = self.policy(xi)
+            if "cutout" in self.names:
+                s = max(1, H // 4)
+                cy = int(torch.randint(0, H, (), generator=self.g))
+                cx = int(torch.randint(0, W, (), generator=self.g))
+                xi = xi.clone()
+                xi[:, max(0, cy - s // 2):cy + s // 2 + 1, max(0, cx - s // 2):cx + s // 2 + 1] = 0
+            out[i] = xi
+        return out
+
+    def _rrc_params(self, H, W):
+        area = H * W
+        for _ in range(10):
+            a = area * float(torch.empty(()).uniform_(*self.scale, generator=self.g))
+            logr = float(torch.empty(()).uniform_(np.log(3 / 4), np.log(4 / 3), generator=self.g))
+            r = float(np.exp(logr))
+            w, h = int(round(np.sqrt(a * r))), int(round(np.sqrt(a / r)))
+            if 0 < w <= W and 0 < h <= H:
+                t = int(torch.randint(0, H - h + 1, (), generator=self.g))
+                l = int(torch.randint(0, W - w + 1, (), generator=self.g))
+                return t, l, h, w
+        return 0, 0, H, W
+
+    def mix(self, B: int):
+        """(lam, perm) for MixUp, or None."""
+        if not self.mixup:
+            return None
+        lam = float(self.rng.beta(1.0, 1.0))
+        return lam, torch.randperm(B, generator=self.g)
