@@ -51,7 +51,7 @@ fi
 
 step "models: pytest"
 set +e
-"$T2UE_VENV/bin/python" -m pytest models/tests -q
+T2UE_REQUIRE_CLI=1 "$T2UE_VENV/bin/python" -m pytest models/tests -q
 record $? "pytest models/tests"
 set -e
 

@@ -67,11 +67,12 @@ def diff_jpeg(x: torch.Tensor, quality: float) -> torch.Tensor:
     return (torch.stack([rr, gg, bb], 1) / 255.0).clamp(0.0, 1.0)
 
 
-def random_roll(delta: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
-    """Per-sample cyclic shift of the noise tile (what a crop at another offset of the tiled photo sees)."""
+def random_roll(delta: torch.Tensor, gen: torch.Generator | None = None, step: int = 1) -> torch.Tensor:
+    """Per-sample cyclic shift of the noise tile by a multiple of `step` pixels (what a crop at another
+    offset of the tiled photo sees)."""
     B, C, H, W = delta.shape
-    sy = torch.randint(0, H, (B,), generator=gen)
-    sx = torch.randint(0, W, (B,), generator=gen)
+    sy = torch.randint(0, H // step, (B,), generator=gen) * step
+    sx = torch.randint(0, W // step, (B,), generator=gen) * step
     rows = (torch.arange(H)[None] + sy[:, None]) % H
     cols = (torch.arange(W)[None] + sx[:, None]) % W
     d = delta.gather(2, rows[:, None, :, None].expand(B, C, H, W))
@@ -96,9 +97,10 @@ def random_resized_crop(x: torch.Tensor, scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3),
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def scraper(x, delta, gen=None, p_crop=0.5, p_jpeg=0.3, q_range=(60, 95)):
-    """Apply the scraper model: roll delta, add to x, clamp, crop, maybe JPEG."""
-    d = random_roll(delta, gen)
+def scraper(x, delta, gen=None, p_crop=0.5, p_jpeg=0.3, q_range=(60, 95), roll_step: int = 1):
+    """Apply the scraper model: roll delta (by multiples of roll_step; 0: not at all), add to x, clamp,
+    crop, maybe JPEG."""
+    d = random_roll(delta, gen, roll_step) if roll_step else delta
     xp = (x + d).clamp(0.0, 1.0)
     if torch.rand(1, generator=gen).item() < p_crop:
         xp = random_resized_crop(xp, gen=gen)

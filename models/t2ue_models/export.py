@@ -149,7 +149,8 @@ def image_pattern(R: int) -> np.ndarray:
 
 
 def export_bundle(sur: Surrogate, gen: Generator, tok: Tokenizer, out: Path, meta: dict, log=print,
-                  quantize_text: bool = True, text_int8_tol: float = 0.05) -> dict:
+                  quantize_text: bool = True, text_int8_tol: float = 0.05, quantize_generator: bool = True,
+                  gen_int8_tol_levels: float = 0.5) -> dict:
     """Write the bundle into `out` (replaced). Returns the parity record."""
     R, Z, L, D = gen.resolution, gen.latent_dim, tok.L, gen.embed_dim
     tmp = out.parent / (out.name + ".tmp")
@@ -200,11 +201,24 @@ def export_bundle(sur: Surrogate, gen: Generator, tok: Tokenizer, out: Path, met
     log("[export] generator")
     et = torch.from_numpy(ref_t.astype(np.float32))
     z = torch.from_numpy(rng.standard_normal((len(et), Z)).astype(np.float32))
-    export_graph(gen, (et[:2], z[:2]), ["text_embedding", "z"], ["noise"], tmp / "generator.onnx")
+    gen_fp32 = work / "generator.fp32.onnx"
+    export_graph(gen, (et[:2], z[:2]), ["text_embedding", "z"], ["noise"], gen_fp32)
     with torch.no_grad():
         ref_n = gen(et, z).numpy()
-    on = ort_session(tmp / "generator.onnx").run(None, {"text_embedding": et.numpy(), "z": z.numpy()})[0]
+    feeds = {"text_embedding": et.numpy(), "z": z.numpy()}
+    on = ort_session(gen_fp32).run(None, feeds)[0]
     parity["generator_max_abs"] = float(np.abs(on - ref_n).max())
+    chosen_gen = gen_fp32
+    if quantize_generator:
+        gen_i8 = work / "generator.int8.onnx"
+        quantize_weights_int8(gen_fp32, gen_i8)
+        o8 = ort_session(gen_i8).run(None, feeds)[0]
+        err = float(np.abs(o8 - ref_n).max() * 255)
+        parity["generator_int8_max_abs_vs_pytorch_fp32_in_8bit_levels"] = err
+        if err <= gen_int8_tol_levels:
+            chosen_gen, on = gen_i8, o8
+        parity["generator_shipped"] = "int8 weight-only (per-channel DequantizeLinear), fp32 activations" if chosen_gen == gen_i8 else "fp32"
+    shutil.copy(chosen_gen, tmp / "generator.onnx")
     parity["generator_max_abs_noise"] = float(np.abs(on).max())
     if parity["generator_max_abs_noise"] > gen.epsilon + 1e-7:
         raise RuntimeError("generator output exceeds epsilon")

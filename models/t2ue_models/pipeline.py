@@ -100,36 +100,42 @@ def load_surrogate(rd: Path) -> Surrogate:
 
 
 MONITOR_SIZE = 300     # clip-art test pairs whose held-out protection is logged during training
+TARGET_MIX = {"clipart_train": 0.7, "shapes_train": 0.15, "fmnist_train": 0.15}   # share of training targets
 
 
-def generator_pool(ddir: Path):
-    """The generator's training pool (clip-art train, shapes, Fashion-MNIST) and the monitor pairs: the
-    first MONITOR_SIZE clip-art test pairs, whose images the surrogate never fitted and whose captions the
-    generator never trains on (pairs the surrogate was fitted on have a clean loss near zero already, so
-    they cannot show protection)."""
+def generator_data(ddir: Path):
+    """Carriers (every training image), target captions (distinct captions of each training set, weighted
+    so each set gets its TARGET_MIX share: clip-art captions are the ones that look like a user's) and the
+    monitor pairs: the first MONITOR_SIZE clip-art test pairs, whose images the surrogate never fitted and
+    whose captions the generator never trains on."""
+    carriers = D.training_pool(ddir)["images"]
+    caps, weights = [], []
+    for name, share in TARGET_MIX.items():
+        u = sorted(set(D.load(ddir / f"{name}.npz")["captions"].tolist()))
+        caps += u
+        weights += [share / len(u)] * len(u)
     test = D.load(ddir / "clipart_test.npz")
-    return D.training_pool(ddir), D.subset(test, np.arange(MONITOR_SIZE))
+    return carriers, caps, np.array(weights), D.subset(test, np.arange(MONITOR_SIZE))
 
 
 def stage_generator(rd: Path, ddir: Path, steps: int, bs: int, budget: float | None, R: int,
-                    p_synth: float = 0.5) -> dict:
+                    p_synth: float = 0.5, lr: float = 1e-3) -> dict:
     f = rd / "generator.pt"
     if f.exists():
         return _json(rd / "generator.json")
     sur, tok = load_surrogate(rd), Tokenizer()
-    pool, val = generator_pool(ddir)
-    uniq, inv = T.caption_ids(pool["captions"])
-    et = T.text_embeddings(sur, tok, list(uniq))
+    carriers, caps, weights, val = generator_data(ddir)
+    et = T.text_embeddings(sur, tok, caps)
     heldout = (val["images"], T.text_embeddings(sur, tok, list(val["captions"])))
     torch.manual_seed(1)
     gen = Generator(EMBED_DIM, LATENT_DIM, R, EPSILON)
     log(f"[generator] {sum(p.numel() for p in gen.parameters()) / 1e6:.2f} M parameters; {steps} steps of batch {bs}; "
-        f"{len(uniq)} training captions, synthetic embeddings p={p_synth}; {len(val['captions'])} monitor pairs")
-    hist = T.train_generator(gen, sur, pool["images"], et, inv, steps=steps, bs=bs, seed=1, log=log,
-                             time_budget_s=budget, p_synth=p_synth, heldout=heldout)
+        f"{len(caps)} target captions {TARGET_MIX}, synthetic p={p_synth}; {len(val['captions'])} monitor pairs")
+    hist = T.train_generator(gen, sur, carriers, et, steps=steps, bs=bs, lr=lr, seed=1, log=log,
+                             target_weights=weights, time_budget_s=budget, p_synth=p_synth, heldout=heldout)
     torch.save(gen.state_dict(), f)
     res = {"train": hist, "params": sum(p.numel() for p in gen.parameters()), "batch": bs, "p_synth": p_synth,
-           "train_captions": int(len(uniq)), "heldout_pairs": int(len(val["captions"])),
+           "target_captions": len(caps), "target_mix": TARGET_MIX, "monitor_pairs": int(len(val["captions"])), "lr": lr,
            "eval": evaluate_generator(gen, sur, tok, ddir)}
     log(f"[generator] eval {json.dumps(res['eval'])}")
     return _json(rd / "generator.json", res)
@@ -185,6 +191,7 @@ def main(argv=None) -> int:
     ap.add_argument("--gen-steps", type=int, default=1200)
     ap.add_argument("--gen-batch", type=int, default=64)
     ap.add_argument("--gen-budget-s", type=float, default=900, help="stop generator training after this long")
+    ap.add_argument("--gen-lr", type=float, default=1e-3)
     ap.add_argument("--gen-synth", type=float, default=0.5,
                     help="fraction of each batch trained on synthetic text embeddings (generalisation)")
     ap.add_argument("--baselines", action="store_true", help="also run MEM-3/MEM-5/EM on a subset")
@@ -208,7 +215,7 @@ def main(argv=None) -> int:
     cost = _json(cost_f) if cost_f.exists() else _json(cost_f, measure_cost())
     log(f"[pipeline] cost probe (ms/image fwd+bwd by R): {cost['ms_per_image_fwd_bwd']}")
     sres = stage_surrogate(rd, ddir, a.sur_steps)
-    gres = stage_generator(rd, ddir, a.gen_steps, a.gen_batch, a.gen_budget_s, R, a.gen_synth)
+    gres = stage_generator(rd, ddir, a.gen_steps, a.gen_batch, a.gen_budget_s, R, a.gen_synth, a.gen_lr)
     if "clipart_train" not in gres["eval"]:          # results cached by an older version of this stage
         gres["eval"] = evaluate_generator(load_generator(rd, R), load_surrogate(rd), Tokenizer(), ddir)
         _json(rd / "generator.json", gres)
@@ -233,10 +240,15 @@ def main(argv=None) -> int:
                          f"distinct drawings with cleaned human titles; {stats['shapes_train']} procedural shape "
                          f"scenes; {stats['fmnist_train']} Fashion-MNIST with caption templates; {R}px",
         "recipe": f"python -m t2ue_models.pipeline --name {a.name} --resolution {R} --sur-steps {a.sur_steps} "
-                  f"--gen-steps {a.gen_steps} --gen-batch {a.gen_batch}",
-        "generator": "delta = eps*tanh(G(e_t, z)); FC(e_t, z) -> 4x4 -> upsampling residual blocks with GroupNorm + "
-                     "FiLM(e_t) -> conv -> pixel shuffle, plus a low-rank linear path e_t -> 48 learned full-resolution patterns; trained by error minimisation (symmetric InfoNCE) against the frozen surrogate with random "
-                     "cyclic shifts, random resized crops (p 0.3, area 0.5-1) and differentiable JPEG (p 0.3, q 60-95)",
+                  f"--gen-steps {a.gen_steps} --gen-batch {a.gen_batch} --gen-lr {a.gen_lr} --gen-synth {a.gen_synth} "
+                  f"--gen-budget-s {a.gen_budget_s:g}",
+        "generator": "delta = eps*tanh(G(e_t, z)) then a key-derived cyclic shift (z[0], z[1]); G = a linear path "
+                     "(e_t times one learned full-resolution pattern per embedding dimension) + the conditional "
+                     "up-sampler FC(e_t, z) -> 4x4 -> upsampling residual blocks with GroupNorm + FiLM(e_t) -> conv -> "
+                     "pixel shuffle; trained by error minimisation (symmetric InfoNCE) against the frozen surrogate on "
+                     "target captions drawn independently of carrier images (clip-art 70 %, shapes 15 %, "
+                     f"Fashion-MNIST 15 %), half of them synthetic mixes of two captions, with random cyclic shifts, "
+                     "random resized crops (p 0.3, area 0.5-1) and differentiable JPEG (p 0.3, q 60-95)",
         "surrogate_test_retrieval": sres["eval"]["clipart_test"],
         "protection_clipart_test": gres["eval"]["clipart_test"],
     }}

@@ -56,18 +56,27 @@ def write_report(out: Path, stats, cost, sres, gres, bres, iq, parity, total_s: 
     a("## T2UE generator\n")
     tr = gres["train"]
     a(f"{m['provenance']['generator']}. {gres['params'] / 1e6:.2f} M parameters, batch {gres['batch']}, "
-      f"AdamW 1e-3 with warm-up + cosine, {tr['steps']} steps in {tr['seconds'] / 60:.1f} min; final training "
-      f"loss (mean of last 50 steps) {tr['final_loss_avg50']:.3f}.\n")
+      f"AdamW {gres.get('lr', 1e-3):g} with warm-up + cosine, {tr['steps']} steps in {tr['seconds'] / 60:.1f} min; final "
+      f"training loss (mean of last 50 steps, mismatched carriers and targets) {tr['final_loss_avg50']:.3f}.\n")
+    hc = tr.get("heldout_curve") or []
+    if hc:
+        a("Monitor during training (first %d clip-art test pairs: captions never trained on, images the surrogate "
+          "never fitted; InfoNCE over batches of 100, clean -> protected): " % gres.get("monitor_pairs", 300)
+          + ", ".join(f"step {st}: {c:.3f} -> {p:.3f}" for st, c, p in hc[:: max(1, len(hc) // 8)] + hc[-1:]) + ".\n")
     a("Contrastive loss in surrogate space, **unseen test captions** (the generator never saw them), symmetric "
       "InfoNCE over batches of 100, images quantised to 8 bit. `plain`: x + delta at R. `scraper`: delta "
-      "cyclically shifted (as a crop of the tiled photo sees it), random resized crop, real JPEG q75 (PIL).\n")
+      "cyclically shifted (as a crop of the tiled photo sees it), random resized crop, real JPEG q75 (PIL). "
+      "`wrong_key`: the regeneration attack, the same caption's noise under a guessed key subtracted from the "
+      "protected image.\n")
     a("| set | setting | clean loss | protected loss | clean pos. cosine | protected pos. cosine | clean I2T R@1 | protected I2T R@1 |")
     a("|---|---|---|---|---|---|---|---|")
     for name in ("clipart_test", "fmnist_test", "clipart_train"):
         if name not in ev:
             continue
         e = ev[name]
-        for s in ("plain", "scraper"):
+        for s in ("plain", "scraper", "wrong_key"):
+            if f"{s}_clean" not in e:
+                continue
             cl, pr = e[f"{s}_clean"], e[f"{s}_protected"]
             key = [k for k in cl if k.startswith("infonce")][0]
             a(f"| {name} | {s} | {cl[key]} | {pr[key]} | {cl['pos_cosine']} | {pr['pos_cosine']} | "

@@ -92,47 +92,45 @@ def retrieval(img_emb: torch.Tensor, txt_emb: torch.Tensor) -> dict:
 
 
 # ----------------------------------------------------------------------------------------- generator
-def train_generator(gen: Generator, sur: Surrogate, images_u8: np.ndarray, text_emb: torch.Tensor,
-                    cap_of_img: np.ndarray, steps: int, bs: int = 64, lr: float = 1e-3, seed: int = 0,
-                    p_crop: float = 0.3, p_jpeg: float = 0.3, p_shuffle: float = 0.0, log=print,
-                    time_budget_s: float | None = None, p_synth: float = 0.0, synth_sigma: float = 0.05,
-                    heldout=None, eval_every: int = 100):
-    """Error-minimising training: min over G of InfoNCE(f_I(scraper(x + roll(delta))), f_T(c)),
-    delta = G(f_T(c), z), z ~ N(0, I); the surrogate is frozen. With probability p_shuffle a sample's
-    noise is put on another image of the batch (the noise never sees the image, so it must carry the
-    caption by itself: this keeps the gradient alive on pairs the surrogate already fits).
+def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, target_emb: torch.Tensor,
+                    steps: int, bs: int = 64, lr: float = 1e-3, seed: int = 0, target_weights=None,
+                    p_crop: float = 0.3, p_jpeg: float = 0.3, log=print, time_budget_s: float | None = None,
+                    p_synth: float = 0.5, synth_sigma: float = 0.05, heldout=None, eval_every: int = 100,
+                    roll_step: int | None = None):
+    """Error-minimising training: min over G of InfoNCE(f_I(scraper(x + delta)), e_t), delta = G(e_t, z),
+    z ~ N(0, I); the surrogate is frozen.
 
-    With probability p_synth a sample's text embedding is replaced by a synthetic one: a random convex
-    mix of two caption embeddings plus Gaussian jitter (synth_sigma per coordinate), renormalised, with
-    the image as a mere carrier. A few thousand captions are few enough for the generator to memorise
-    one noise per caption (training loss 0.5, unseen captions unprotected); the synthetic embeddings
-    make it learn the map e_t -> delta itself. `heldout` = (images_u8, text_emb) of pairs it never
-    trains on: their protected/clean loss is logged every eval_every steps."""
+    The noise never sees the photo, so the target captions are drawn independently of the images, which
+    are mere carriers (`target_emb`: one row per distinct caption, sampled with `target_weights`). On the
+    surrogate's own training pairs the clean loss is already near zero and gives no gradient; a carrier
+    that does not match its target forces the noise to carry the caption by itself. With probability
+    p_synth a target is replaced by a synthetic one: a random convex mix of two caption embeddings plus
+    Gaussian jitter (synth_sigma per coordinate), renormalised, so the generator learns the map
+    e_t -> delta rather than one noise per training caption. `heldout` = (images_u8, text_emb) of
+    matched pairs it never trains on: their clean and protected loss is logged every eval_every steps."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     sur.eval()
     for p in sur.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.AdamW(gen.parameters(), lr=lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(gen.parameters(), lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    cap = torch.from_numpy(cap_of_img)
+    w = torch.ones(len(target_emb)) if target_weights is None else torch.as_tensor(target_weights, dtype=torch.float)
     scale = sur.scale().detach()
     hist, held, t0 = [], [], time.time()
     gen.train()
     for step in range(steps):
-        idx = torch.randint(0, len(images_u8), (bs,), generator=g)
-        x = to_tensor(images_u8[idx.numpy()])
-        if p_shuffle > 0:
-            swap = torch.rand(bs, generator=g) < p_shuffle
-            x = torch.where(swap[:, None, None, None], x[torch.randperm(bs, generator=g)], x)
-        et = text_emb[cap[idx]]
-        ids = cap[idx]
+        idx = torch.randint(0, len(carriers_u8), (bs,), generator=g)
+        x = to_tensor(carriers_u8[idx.numpy()])
+        ids = torch.multinomial(w, bs, replacement=True, generator=g)
+        et = target_emb[ids]
         if p_synth > 0:
-            et, ids = synthetic_embeddings(text_emb, et, ids, p_synth, synth_sigma, g)
+            et, ids = synthetic_embeddings(target_emb, et, ids, p_synth, synth_sigma, g)
         z = torch.randn(bs, gen.latent_dim, generator=g)
         delta = gen(et, z)
-        xp = augment.scraper(x, delta, gen=g, p_crop=p_crop, p_jpeg=p_jpeg)
+        xp = augment.scraper(x, delta, gen=g, p_crop=p_crop, p_jpeg=p_jpeg,
+                             roll_step=gen.roll_step if roll_step is None else roll_step)
         loss = info_nce(sur.image(xp.contiguous(memory_format=torch.channels_last)), et, scale, ids)
         opt.zero_grad()
         loss.backward()
@@ -173,6 +171,7 @@ def heldout_loss(gen, sur, images_u8, text_emb, bs: int = 100, seed: int = 7):
     """Mean symmetric InfoNCE (batches of bs, 8-bit quantised) of held-out pairs, clean and protected."""
     g = torch.Generator().manual_seed(seed)
     scale = sur.scale()
+    bs = min(bs, len(images_u8))
     clean, prot = [], []
     for i in range(0, len(images_u8) // bs * bs, bs):
         x = to_tensor(images_u8[i: i + bs])
@@ -187,7 +186,8 @@ def heldout_loss(gen, sur, images_u8, text_emb, bs: int = 100, seed: int = 7):
 def eval_protection(gen: Generator, sur: Surrogate, images_u8: np.ndarray, text_emb: torch.Tensor,
                     cap_of_img: np.ndarray, bs: int = 100, seed: int = 123, delta_fn=None) -> dict:
     """Contrastive loss and retrieval, clean vs protected, in surrogate space. Settings:
-    'plain' (x + delta at R), 'scraper' (cyclic shift + random resized crop + real JPEG q75)."""
+    'plain' (x + delta at R), 'scraper' (cyclic shift + random resized crop + real JPEG q75),
+    'wrong_key' (x + delta, then the noise of the same caption under another key subtracted)."""
     import io
     from PIL import Image
     g = torch.Generator().manual_seed(seed)
@@ -195,12 +195,15 @@ def eval_protection(gen: Generator, sur: Surrogate, images_u8: np.ndarray, text_
     cap = torch.from_numpy(cap_of_img)
     scale = sur.scale()
     res = {}
-    deltas = []
+    deltas, wrong = [], []
     for i in range(0, n, bs):
         et = text_emb[cap[i: i + bs]]
         z = torch.randn(len(et), gen.latent_dim, generator=g)
-        deltas.append(gen(et, z) if delta_fn is None else delta_fn(et, z))
-    delta = torch.cat(deltas)
+        z2 = torch.randn(len(et), gen.latent_dim, generator=g)          # an attacker's guessed key
+        fn = gen if delta_fn is None else delta_fn
+        deltas.append(fn(et, z))
+        wrong.append(fn(et, z2))
+    delta, delta_wrong = torch.cat(deltas), torch.cat(wrong)
     x = to_tensor(images_u8[:n])
 
     def jpeg(t, q=75):
@@ -217,6 +220,8 @@ def eval_protection(gen: Generator, sur: Surrogate, images_u8: np.ndarray, text_
     variants = {
         "plain": (lambda d: quant(x + d)),
         "scraper": (lambda d: jpeg(augment.random_resized_crop(quant(x + augment.random_roll(d, g)), gen=g))),
+        # regeneration attack: the attacker has the app and the caption, guesses a key and subtracts that noise
+        "wrong_key": (lambda d: quant(quant(x + d) - (delta_wrong if d is delta else 0.0))),
     }
     for name, make in variants.items():
         for kind in ("clean", "protected"):

@@ -28,10 +28,12 @@ def test_surrogate_head_step():
 
 def test_generator_step_and_bound():
     sur, imgs, caps = _tiny()
-    uniq, inv = T.caption_ids(caps)
+    uniq, _ = T.caption_ids(caps)
     et = T.text_embeddings(sur, Tokenizer(), list(uniq))
     gen = Generator(resolution=64)
-    h = T.train_generator(gen, sur, imgs, et, inv, steps=1, bs=4, log=lambda *_: None)
+    h = T.train_generator(gen, sur, imgs, et, steps=1, bs=4, log=lambda *_: None, heldout=(imgs[:2], et[:2]),
+                          eval_every=1)
+    assert len(h["heldout_curve"]) == 1
     assert h["steps"] == 1 and np.isfinite(h["final_loss_avg50"])
     with torch.no_grad():
         d = gen(et[:3] * 50, torch.randn(3, gen.latent_dim) * 50)
@@ -64,3 +66,26 @@ def test_mem_and_em_one_round():
                                        bs=4, log=lambda *_: None)
         assert delta.shape == (4, 3, 64, 64) and delta.abs().max() <= EPSILON + 1e-6
         assert tid.shape == (4, tok.L) and (tm.sum(1) >= 3).all()
+
+
+def test_key_roll_is_a_key_dependent_permutation():
+    from t2ue_models.nets import key_roll
+    d = torch.randn(2, 3, 16, 16)
+    z = torch.randn(2, 8)
+    r1, r2 = key_roll(d, z), key_roll(d, z.clone())
+    assert torch.equal(r1, r2)                                                       # deterministic
+    assert torch.allclose(r1.sum(dim=(2, 3)), d.sum(dim=(2, 3)), atol=1e-5)          # a permutation
+    z2 = z.clone()
+    z2[:, :2] += 1.0
+    assert not torch.equal(key_roll(d, z2), r1)                                      # another key, another phase
+    zero = torch.zeros(2, 8)
+    zero[:, :2] = -10.0                                                              # CDF ~ 0: no shift
+    assert torch.equal(key_roll(d, zero), d)
+
+
+def test_synthetic_embeddings_are_unit_and_unique():
+    e = torch.nn.functional.normalize(torch.randn(10, 16), dim=-1)
+    ids = torch.arange(4)
+    out, new_ids = T.synthetic_embeddings(e, e[:4], ids, 1.0, 0.05, torch.Generator().manual_seed(0))
+    assert torch.allclose(out.norm(dim=1), torch.ones(4), atol=1e-5)
+    assert (new_ids < 0).all() and len(set(new_ids.tolist())) == 4

@@ -1,0 +1,307 @@
+"""Efficacy run (issue 5): make the protected training sets, train the hackers on each, write the report.
+
+    python -m t2ue_models.efficacy --bundle models/bundles/<name> [--budget 300] [--conditions ...]
+
+This module is the *data maker*: it writes plain split directories (images + captions.csv) for each
+condition and then starts the hackers (`python -m t2ue_eval.cli`, package `t2ue_eval`, which never
+imports generator or surrogate code) as separate processes on those directories. T2UE data is written by
+the shipped path: the Rust CLI `t2ue protect` with the committed bundle and a fresh key. Baselines (EM,
+MEM-k) come from `t2ue_models.baselines` on the same surrogate; the random-noise control is uniform
++-epsilon per pixel. Every result lands as JSON under the work directory; the report (markdown + PNG
+plots) is regenerated from those JSON files, so a killed run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import data as D
+from .paths import MODELS_DIR, runs_dir
+
+REPO = MODELS_DIR.parent
+EPS_LEVELS = 8                       # epsilon = 8/255, the bundle's and the baselines' budget
+
+
+def log(msg: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
+
+
+def _json(p: Path, obj=None):
+    if obj is None:
+        return json.loads(p.read_text())
+    tmp = p.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, p)
+    return obj
+
+
+def t2ue_bin() -> Path:
+    b = os.environ.get("T2UE_BIN")
+    for c in ([Path(b)] if b else []) + [REPO / "target" / "release" / "t2ue", REPO / "target" / "debug" / "t2ue"]:
+        if c.exists():
+            return c
+    raise FileNotFoundError("the t2ue CLI is not built: run `cargo build --release -p t2ue-cli` (or set T2UE_BIN)")
+
+
+def export_splits(ddir: Path, work: Path, n_train: int | None, n_test: int | None) -> dict:
+    """Clean splits as directories: clip-art train/test, Fashion-MNIST train/test (with labels)."""
+    from t2ue_eval.splits import npz_to_split
+    out = {}
+    for name, lim in (("clipart_train", n_train), ("clipart_test", n_test), ("fmnist_train", n_train),
+                      ("fmnist_test", n_test)):
+        d = work / "clean" / name
+        if not (d / "captions.csv").exists():
+            npz_to_split(ddir / f"{name}.npz", d, "png", lim)
+        out[name] = d
+    return out
+
+
+def protect_with_cli(bundle: Path, src: Path, dst: Path, key_file: Path, jobs: int) -> dict:
+    """`t2ue protect` over a split directory; seconds per image and the CLI's peak RSS."""
+    if (dst / "captions.csv").exists():
+        return _json(dst / "cost.json")
+    tmp = dst.with_name(dst.name + ".partial")
+    cmd = [str(t2ue_bin()), "protect", str(src), "--captions", str(src / "captions.csv"), "--out", str(tmp),
+           "--bundle", str(bundle), "--key-file", str(key_file), "--jobs", str(jobs), "--json"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "RUST_BACKTRACE": "0"})
+    secs = time.time() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if r.returncode != 0:
+        raise RuntimeError(f"t2ue protect failed ({r.returncode}): {r.stderr[-2000:]}")
+    reports = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    shutil.copy(src / "captions.csv", tmp / "captions.csv")
+    n = len(D_rows(src))
+    cost = {"images": n, "seconds": round(secs, 2), "seconds_per_image": round(secs / n, 4), "jobs": jobs,
+            "peak_rss_mb_children": round(max(before.ru_maxrss, after.ru_maxrss) / 1024, 1),
+            "reports": len(reports), "command": " ".join(cmd)}
+    _json(tmp / "cost.json", cost)
+    os.replace(tmp, dst)
+    return cost
+
+
+def D_rows(d: Path) -> list:
+    from t2ue_eval.splits import read_csv
+    return read_csv(d)
+
+
+def random_noise_split(src: Path, dst: Path, seed: int = 0) -> dict:
+    """Control: uniform random noise in [-eps, eps] (8-bit levels), independent of the caption."""
+    from PIL import Image
+    if (dst / "captions.csv").exists():
+        return _json(dst / "cost.json")
+    tmp = dst.with_name(dst.name + ".partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    t0 = time.time()
+    rows = D_rows(src)
+    for r in rows:
+        x = np.asarray(Image.open(src / r["file"]).convert("RGB")).astype(np.int16)
+        n = rng.integers(-EPS_LEVELS, EPS_LEVELS + 1, size=x.shape)
+        Image.fromarray(np.clip(x + n, 0, 255).astype(np.uint8)).save(tmp / r["file"])
+    shutil.copy(src / "captions.csv", tmp / "captions.csv")
+    cost = {"images": len(rows), "seconds_per_image": round((time.time() - t0) / len(rows), 5)}
+    _json(tmp / "cost.json", cost)
+    os.replace(tmp, dst)
+    return cost
+
+
+def partial_split(clean: Path, prot: Path, dst: Path, fraction: float, seed: int = 0) -> dict:
+    """Only `fraction` of the training images protected (seeded choice), the rest clean."""
+    if (dst / "captions.csv").exists():
+        return _json(dst / "cost.json")
+    tmp = dst.with_name(dst.name + ".partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    rows = D_rows(clean)
+    pick = np.random.default_rng(seed).random(len(rows)) < fraction
+    for r, p in zip(rows, pick):
+        shutil.copy((prot if p else clean) / r["file"], tmp / r["file"])
+    shutil.copy(clean / "captions.csv", tmp / "captions.csv")
+    cost = {"images": len(rows), "protected": int(pick.sum()), "fraction": fraction, "seconds_per_image": 0.0}
+    _json(tmp / "cost.json", cost)
+    os.replace(tmp, dst)
+    return cost
+
+
+def regeneration_split(bundle: Path, clean: Path, prot: Path, dst: Path, key_file: Path, jobs: int) -> dict:
+    """The regeneration attack: the attacker has the app and the caption but not the key. It protects a
+    mid-grey image of the same size with the caption under `key_file` (a guessed key, or the right one as
+    a control), reads the placed noise off it (grey - 128) and subtracts it from the protected image."""
+    from PIL import Image
+    if (dst / "captions.csv").exists():
+        return _json(dst / "cost.json")
+    rows = D_rows(clean)
+    grey = dst.with_name(dst.name + ".grey")
+    if grey.exists():
+        shutil.rmtree(grey)
+    grey.mkdir(parents=True)
+    for r in rows:
+        w, h = Image.open(prot / r["file"]).size
+        Image.fromarray(np.full((h, w, 3), 128, np.uint8)).save(grey / r["file"])
+    shutil.copy(clean / "captions.csv", grey / "captions.csv")
+    noise_dir = dst.with_name(dst.name + ".noise")
+    if noise_dir.exists():
+        shutil.rmtree(noise_dir)
+    protect_with_cli(bundle, grey, noise_dir, key_file, jobs)
+    tmp = dst.with_name(dst.name + ".partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for r in rows:
+        y = np.asarray(Image.open(prot / r["file"]).convert("RGB")).astype(np.int16)
+        n = np.asarray(Image.open(noise_dir / r["file"]).convert("RGB")).astype(np.int16) - 128
+        Image.fromarray(np.clip(y - n, 0, 255).astype(np.uint8)).save(tmp / r["file"])
+    shutil.copy(clean / "captions.csv", tmp / "captions.csv")
+    cost = {"images": len(rows), "seconds_per_image": 0.0, "key": key_file.name}
+    _json(tmp / "cost.json", cost)
+    os.replace(tmp, dst)
+    shutil.rmtree(grey)
+    shutil.rmtree(noise_dir)
+    return cost
+
+
+def baseline_split(kind: str, src: Path, dst: Path, threads: int) -> dict:
+    """EM / MEM-k image noise from t2ue_models.baselines on the frozen surrogate (separate process data:
+    the images it writes are all the hackers ever see). MEM's text triggers are kept in the captions."""
+    if (dst / "captions.csv").exists():
+        return _json(dst / "cost.json")
+    import torch
+    from PIL import Image
+    from .baselines import run_mem
+    from .pipeline import load_surrogate
+    from .text import Tokenizer
+    torch.set_num_threads(threads)
+    rows = D_rows(src)
+    imgs = np.stack([np.asarray(Image.open(src / r["file"]).convert("RGB")) for r in rows])
+    caps = np.array([r["caption"] for r in rows])
+    k = {"em": 0, "mem3": 3, "mem5": 5}[kind]
+    tok = Tokenizer()
+    sur = load_surrogate(runs_dir() / "clipart-mnv2-minilm-r64")
+    for p in sur.parameters():
+        p.requires_grad_(False)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    delta, tid, tm, secs = run_mem(sur, tok, imgs, caps, k, log=log)
+    x = imgs.astype(np.float32) / 255 + delta.permute(0, 2, 3, 1).numpy()
+    out = np.clip(np.round(x * 255), 0, 255).astype(np.uint8)
+    new_caps = [tok.tok.decode(t[m.astype(bool)].tolist(), skip_special_tokens=True) for t, m in zip(tid, tm)] if k else list(caps)
+    from t2ue_eval.splits import write_split
+    tmp = dst.with_name(dst.name + ".partial")
+    labels = [int(r["label"]) for r in rows] if "label" in rows[0] else None
+    write_split(tmp, out, new_caps, "png", labels=labels, names=[Path(r["file"]).stem for r in rows])
+    cost = {"images": len(rows), "seconds_per_image": round(secs / len(rows), 3), "threads": threads,
+            "peak_rss_mb_process": round(max(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024, 1)}
+    _json(tmp / "cost.json", cost)
+    os.replace(tmp, dst)
+    return cost
+
+
+def run_hacker(kind: str, train: Path, test: Path, out: Path, budget: float, threads: int, extra=()) -> dict:
+    """One hacker run in its own process (python -m t2ue_eval.cli); cached by its JSON result."""
+    if out.exists():
+        return _json(out)
+    cmd = [sys.executable, "-m", "t2ue_eval.cli"] + (["train-clip", "--arch", kind[-1]] if kind.startswith("clip")
+                                                      else ["train-classifier"])
+    cmd += ["--train", str(train), "--test", str(test), "--steps", "100000", "--time-budget", str(budget),
+            "--threads", str(threads), "--out", str(out)] + list(extra)
+    log(f"[hacker] {' '.join(cmd[2:])}")
+    env = {**os.environ, "PYTHONPATH": str(MODELS_DIR)}
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    (out.with_suffix(".log")).write_text(r.stdout + r.stderr)
+    if r.returncode != 0 or not out.exists():
+        raise RuntimeError(f"hacker failed: {' '.join(cmd)}\n{r.stderr[-3000:]}")
+    return _json(out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bundle", required=True)
+    ap.add_argument("--work", default=None, help="work directory (default $T2UE_CACHE/efficacy/<bundle sha>)")
+    ap.add_argument("--report", default=str(MODELS_DIR / "reports" / "efficacy"))
+    ap.add_argument("--conditions", default="clean,t2ue,random,em",
+                    help="clean,t2ue,random,em,mem3,mem5, t2ue@20|50|80 (partial), regen-wrongkey, regen-rightkey")
+    ap.add_argument("--hackers", default="clipA,clipB,cls")
+    ap.add_argument("--robustness", default="", help="pre-transforms for T2UE, e.g. jpeg75,resize0.5,gray")
+    ap.add_argument("--budget", type=float, default=300, help="seconds of training per hacker run")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--n-train", type=int, default=None)
+    ap.add_argument("--n-test", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data-dir", default=None, help="directory of the dataset .npz files (default: build them)")
+    a = ap.parse_args(argv)
+    bundle = Path(a.bundle).resolve()
+    man = json.loads((bundle / "manifest.json").read_text())
+    gen_sha = man["files"]["generator.onnx"]["sha256"]
+    work = Path(a.work) if a.work else D.data_dir().parent / "efficacy" / gen_sha[:12]
+    work.mkdir(parents=True, exist_ok=True)
+    ddir = Path(a.data_dir) if a.data_dir else D.build_all(64, log=log)
+    clean = export_splits(ddir, work, a.n_train, a.n_test)
+    key_file = work / "key.hex"
+    if not key_file.exists():
+        key_file.write_text(os.urandom(32).hex() + "\n")
+    conds = [c for c in a.conditions.split(",") if c]
+    splits: dict = {}
+    costs: dict = {}
+    for c in conds:
+        for ds in ("clipart_train", "fmnist_train"):
+            src, dst = clean[ds], work / c / ds
+            if c == "clean":
+                splits[(c, ds)] = src
+                continue
+            log(f"[data] {c} {ds}")
+            if c == "t2ue":
+                costs[(c, ds)] = protect_with_cli(bundle, src, dst, key_file, jobs=a.threads)
+            elif c.startswith("t2ue@"):             # partial protection, e.g. t2ue@50
+                full = work / "t2ue" / ds
+                protect_with_cli(bundle, src, full, key_file, jobs=a.threads)
+                costs[(c, ds)] = partial_split(src, full, dst, int(c[5:]) / 100.0, a.seed)
+            elif c in ("regen-wrongkey", "regen-rightkey"):
+                full = work / "t2ue" / ds
+                protect_with_cli(bundle, src, full, key_file, jobs=a.threads)
+                k = key_file
+                if c == "regen-wrongkey":
+                    k = work / "guessed-key.hex"
+                    if not k.exists():
+                        k.write_text(os.urandom(32).hex() + "\n")
+                costs[(c, ds)] = regeneration_split(bundle, src, full, dst, k, a.threads)
+            elif c == "random":
+                costs[(c, ds)] = random_noise_split(src, dst, a.seed)
+            else:
+                costs[(c, ds)] = baseline_split(c, src, dst, a.threads)
+            splits[(c, ds)] = dst
+    results: dict = {}
+    runs = [(c, h, "") for c in conds for h in a.hackers.split(",") if h]
+    runs += [("t2ue", h, p) for p in a.robustness.split(",") if p for h in a.hackers.split(",") if h.startswith("clip")]
+    for c, h, pre in runs:
+        ds = "fmnist" if h == "cls" else "clipart"
+        out = work / "results" / f"{c}-{h}{'-' + pre if pre else ''}.json"
+        out.parent.mkdir(exist_ok=True)
+        extra = ["--pre", pre] if pre else []
+        r = run_hacker(h, splits[(c, f"{ds}_train")], clean[f"{ds}_test"], out, a.budget, a.threads, extra)
+        results[f"{c}|{h}|{pre}"] = r
+    quality = {}
+    for c in conds:
+        if c == "clean":
+            continue
+        from t2ue_eval.metrics import quality as q
+        quality[c] = q(clean["clipart_train"], splits[(c, "clipart_train")])
+    from .efficacy_report import write_report
+    rep = write_report(Path(a.report), results=results, quality=quality,
+                       costs={f"{c}|{d}": v for (c, d), v in costs.items()},
+                       meta={"bundle": man["name"], "bundle_version": man["version"], "generator_sha256": gen_sha,
+                             "budget_s": a.budget, "threads": a.threads, "seed": a.seed, "machine": platform.machine(),
+                             "n_train": a.n_train, "n_test": a.n_test, "command": " ".join(sys.argv)})
+    log(f"[efficacy] report: {rep}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
