@@ -96,7 +96,7 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
                     steps: int, bs: int = 64, lr: float = 1e-3, seed: int = 0, target_weights=None,
                     p_crop: float = 0.3, p_jpeg: float = 0.3, log=print, time_budget_s: float | None = None,
                     p_synth: float = 0.5, synth_sigma: float = 0.05, heldout=None, eval_every: int = 100,
-                    roll_step: int | None = None):
+                    roll_step: int | None = None, stop_after: int | None = None):
     """Error-minimising training: min over G of InfoNCE(f_I(scraper(x + delta)), e_t), delta = G(e_t, z),
     z ~ N(0, I); the surrogate is frozen.
 
@@ -145,6 +145,9 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
             gen.train()
             held.append((step, clean, prot))
             log(f"  [generator] step {step:5d} held-out captions: clean {clean:.4f} protected {prot:.4f}")
+        if stop_after and step + 1 >= stop_after:
+            log(f"  [generator] stopped after {step + 1} steps of the {steps}-step schedule")
+            break
         if time_budget_s and time.time() - t0 > time_budget_s:
             log(f"  [generator] time budget reached at step {step}")
             break
