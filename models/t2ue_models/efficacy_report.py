@@ -67,6 +67,8 @@ def write_report(out: Path, results: dict, quality: dict, costs: dict, meta: dic
         a("## Cost of protection on this machine (same run)\n")
         a("| condition / set | images | s / image | peak RSS (MB) |\n|---|---|---|---|")
         for k, v in costs.items():
+            if not v.get("seconds_per_image"):
+                continue                      # derived sets (partial, regeneration): no protection cost
             rss = v.get("peak_rss_mb_children", v.get("peak_rss_mb_process"))
             a(f"| {k} | {v['images']} | {v['seconds_per_image']} | {_fmt(rss)} |")
         a("\nT2UE = the Rust CLI end to end (decode, caption -> noise, apply, encode, write), "
@@ -96,8 +98,13 @@ def targets(results: dict, quality: dict) -> list[str]:
             if base and v.get("kind") == "clip":
                 r0 = max(x for x in base["test"]["R@10_over_random"].values() if x is not None)
                 r1 = max(x for x in v["test"]["R@10_over_random"].values() if x is not None)
+                cl = results.get(f"clean|{h}|")
+                rc = max(x for x in cl["test"]["R@10_over_random"].values() if x is not None) if cl else None
+                vacuous = rc is not None and r0 >= 0.8 * rc
                 out.append(f"regeneration with a guessed key, {h}: R@10 / random {r1:.2f} vs {r0:.2f} unattacked "
-                           f"(target: within 1.5x, i.e. <= {1.5 * r0:.2f}): **{'met' if r1 <= 1.5 * r0 else 'missed'}**")
+                           f"(target: within 1.5x, i.e. <= {1.5 * r0:.2f}): **{'met' if r1 <= 1.5 * r0 else 'missed'}**"
+                           + (f" (vacuous: unattacked T2UE is itself at {r0 / rc:.2f}x the clean hacker, so there is "
+                              "no protection to remove)" if vacuous else ""))
             continue
         if v.get("kind") == "clip":
             ratio = v["test"].get("R@10_over_random", {})
