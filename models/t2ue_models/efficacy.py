@@ -47,7 +47,8 @@ def _json(p: Path, obj=None):
 
 def t2ue_bin() -> Path:
     b = os.environ.get("T2UE_BIN")
-    for c in ([Path(b)] if b else []) + [REPO / "target" / "release" / "t2ue", REPO / "target" / "debug" / "t2ue"]:
+    tdir = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+    for c in ([Path(b)] if b else []) + [tdir / "release" / "t2ue", tdir / "debug" / "t2ue"]:
         if c.exists():
             return c
     raise FileNotFoundError("the t2ue CLI is not built: run `cargo build --release -p t2ue-cli` (or set T2UE_BIN)")
