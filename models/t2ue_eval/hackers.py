@@ -357,6 +357,14 @@ def _soft_ce(logits, target):
     return -(target * F.log_softmax(logits, -1)).sum(-1).mean()
 
 
+def _batch_indices(n: int, B: int):
+    """Endless shuffled epochs of batch indices (the last partial batch of an epoch is dropped)."""
+    while True:
+        perm = torch.randperm(n)
+        for i in range(0, n - B + 1, B):
+            yield perm[i:i + B]
+
+
 class _Budget:
     """With a time budget, fit the step count after 6 steps from the mean time of steps 2..6 (step 1
     carries one-off start-up costs); training also stops whenever the budget is spent."""
@@ -430,17 +438,14 @@ def train_clip(train, test, arch: str = "A", steps: int = 1000, batch: int = 128
     log(f"[clip{arch}] train {len(tr)} ({len(uniq)} distinct captions) test {len(te)}; pre={pre or 'none'} "
         f"aug={augm.spec}; {n_params / 1e6:.2f}M trainable params; loaded in {load_s:.1f}s; "
         f"threads={torch.get_num_threads()}")
-    perm, pos, total = torch.randperm(len(tr)), 0, steps
+    batches, total = _batch_indices(len(tr), B), steps
     budget = _Budget(steps, time_budget)
     t0, step, losses = budget.t0, 0, []
     model.train()
     while step < total:
         if budget.spent():
             break
-        if pos + B > len(tr):
-            perm, pos = torch.randperm(len(tr)), 0
-        idx = perm[pos:pos + B]
-        pos += B
+        idx = next(batches)
         cur_lr = sched.set(step)
         x = augm(imgs[idx])
         g = gid_t[idx]
@@ -535,16 +540,13 @@ def train_classifier(train, test, steps: int = 1000, batch: int = 128, lr: float
     B = min(batch, len(tr))
     log(f"[cls] train {len(tr)} test {len(te)} classes {C}; pre={pre or 'none'} aug={augm.spec}; "
         f"threads={torch.get_num_threads()}")
-    perm, pos, total = torch.randperm(len(tr)), 0, steps
+    batches, total = _batch_indices(len(tr), B), steps
     budget = _Budget(steps, time_budget)
     t0, step, losses = budget.t0, 0, []
     while step < total:
         if budget.spent():
             break
-        if pos + B > len(tr):
-            perm, pos = torch.randperm(len(tr)), 0
-        idx = perm[pos:pos + B]
-        pos += B
+        idx = next(batches)
         cur_lr = sched.set(step)
         x, y = augm(imgs[idx]), F.one_hot(labels[idx], C).float()
         mix = augm.mix(B)
