@@ -153,11 +153,21 @@ def run_baselines(sur: Surrogate, tok: Tokenizer, ddir, n: int = 100, gen=None, 
             res[name]["example_trigger"] = tok.tok.decode(tid[0][1: 1 + k].tolist())
         log(f"[baselines] {name}: {res[name]}")
     if gen is not None:
-        t0 = time.time()
-        with torch.no_grad():
-            et = _text_emb(sur, ids, mask)
-            delta = gen(et, torch.randn(n, gen.latent_dim, generator=torch.Generator().manual_seed(0)))
-        secs = time.time() - t0
-        res["T2UE"] = {"seconds_per_image": round(secs / n, 4), "protected_infonce": _eval(sur, x, delta, ids, mask, eval_bs),
-                       "linf_255": round(float(delta.abs().max() * 255), 2), "note": "text encoder + generator, PyTorch"}
+        res["T2UE"] = t2ue_row(sur, tok, ddir, n, gen)
     return res
+
+
+def t2ue_row(sur: Surrogate, tok: Tokenizer, ddir, n: int, gen) -> dict:
+    """T2UE on the same n pairs as the baselines (cheap: recomputed whenever the generator changes)."""
+    from . import data as D
+    d = D.load(ddir / "clipart_test.npz")
+    x = T.to_tensor(d["images"][:n])
+    ids, mask = tok(list(d["captions"][:n]))
+    t0 = time.time()
+    with torch.no_grad():
+        et = _text_emb(sur, ids, mask)
+        delta = gen(et, torch.randn(n, gen.latent_dim, generator=torch.Generator().manual_seed(0)))
+    secs = time.time() - t0
+    return {"seconds_per_image": round(secs / n, 4), "protected_infonce": _eval(sur, x, delta, ids, mask, min(100, n)),
+            "linf_255": round(float(delta.abs().max() * 255), 2), "rms_255": round(float(delta.pow(2).mean().sqrt() * 255), 2),
+            "note": "text encoder + generator, PyTorch"}

@@ -205,14 +205,15 @@ def baseline_split(kind: str, src: Path, dst: Path, threads: int) -> dict:
     return cost
 
 
-def run_hacker(kind: str, train: Path, test: Path, out: Path, budget: float, threads: int, extra=()) -> dict:
+def run_hacker(kind: str, train: Path, test: Path, out: Path, budget: float, threads: int, extra=(),
+               steps: int = 100000) -> dict:
     """One hacker run in its own process (python -m t2ue_eval.cli); cached by its JSON result."""
     if out.exists():
         return _json(out)
     cmd = [sys.executable, "-m", "t2ue_eval.cli"] + (["train-clip", "--arch", kind[-1]] if kind.startswith("clip")
                                                       else ["train-classifier"])
-    cmd += ["--train", str(train), "--test", str(test), "--steps", "100000", "--time-budget", str(budget),
-            "--threads", str(threads), "--out", str(out)] + list(extra)
+    cmd += ["--train", str(train), "--test", str(test), "--steps", str(steps)] + (
+        ["--time-budget", str(budget)] if budget else []) + ["--threads", str(threads), "--out", str(out)] + list(extra)
     log(f"[hacker] {' '.join(cmd[2:])}")
     env = {**os.environ, "PYTHONPATH": str(MODELS_DIR)}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -220,6 +221,12 @@ def run_hacker(kind: str, train: Path, test: Path, out: Path, budget: float, thr
     if r.returncode != 0 or not out.exists():
         raise RuntimeError(f"hacker failed: {' '.join(cmd)}\n{r.stderr[-3000:]}")
     return _json(out)
+
+
+def _mode(r: dict) -> str:
+    """How a cached hacker result was trained: 'budget N' or the --steps spec it was run under."""
+    b = r.get("config", {}).get("time_budget")
+    return f"budget {b:g}" if b else r.get("efficacy_steps", "")
 
 
 def main(argv=None) -> int:
@@ -231,7 +238,14 @@ def main(argv=None) -> int:
                     help="clean,t2ue,random,em,mem3,mem5, t2ue@20|50|80 (partial), regen-wrongkey, regen-rightkey")
     ap.add_argument("--hackers", default="clipA,clipB,cls")
     ap.add_argument("--robustness", default="", help="pre-transforms for T2UE, e.g. jpeg75,resize0.5,gray")
-    ap.add_argument("--budget", type=float, default=300, help="seconds of training per hacker run")
+    ap.add_argument("--augment", default="", help="hacker training augmentations tried against T2UE, e.g. rrc,heavy")
+    ap.add_argument("--robust-conditions", default="t2ue",
+                    help="conditions the --robustness and --augment runs apply to (e.g. t2ue,em)")
+    ap.add_argument("--budget", type=float, default=0,
+                    help="seconds of training per hacker run (0 = the fixed step counts of --steps instead: results "
+                         "then do not depend on how busy the machine is)")
+    ap.add_argument("--steps", default="clipA=150,clipB=85,cls=260",
+                    help="training steps per hacker when --budget is 0 (defaults: what 120 s bought on 2 idle cores)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--n-train", type=int, default=None)
     ap.add_argument("--n-test", type=int, default=None)
@@ -280,25 +294,47 @@ def main(argv=None) -> int:
             splits[(c, ds)] = dst
     results: dict = {}
     runs = [(c, h, "") for c in conds for h in a.hackers.split(",") if h]
-    runs += [("t2ue", h, p) for p in a.robustness.split(",") if p for h in a.hackers.split(",") if h.startswith("clip")]
+    steps_of = dict(kv.split("=") for kv in a.steps.split(",") if kv)
+    rc = [c for c in a.robust_conditions.split(",") if c in conds]
+    clip_h = [h for h in a.hackers.split(",") if h.startswith("clip")]
+    runs += [(c, h, p) for c in rc for p in a.robustness.split(",") if p for h in clip_h]
+    runs += [(c, h, "aug=" + g) for c in rc for g in a.augment.split(",") if g for h in clip_h]
     for c, h, pre in runs:
         ds = "fmnist" if h == "cls" else "clipart"
-        out = work / "results" / f"{c}-{h}{'-' + pre if pre else ''}.json"
+        out = work / "results" / f"{c}-{h}{'-' + pre.replace('=', '-') if pre else ''}.json"
         out.parent.mkdir(exist_ok=True)
-        extra = ["--pre", pre] if pre else []
-        r = run_hacker(h, splits[(c, f"{ds}_train")], clean[f"{ds}_test"], out, a.budget, a.threads, extra)
+        extra = (["--aug", pre[4:]] if pre.startswith("aug=") else ["--pre", pre]) if pre else []
+        r = run_hacker(h, splits[(c, f"{ds}_train")], clean[f"{ds}_test"], out, a.budget, a.threads, extra,
+                       steps=int(steps_of.get(h, 100000)))
+        if r.get("efficacy_key") != f"{c}|{h}|{pre}":
+            r["efficacy_key"] = f"{c}|{h}|{pre}"
+            r["efficacy_steps"] = a.steps if not a.budget else None
+            _json(out, r)
         results[f"{c}|{h}|{pre}"] = r
-    quality = {}
-    for c in conds:
-        if c == "clean":
-            continue
-        from t2ue_eval.metrics import quality as q
-        quality[c] = q(clean["clipart_train"], splits[(c, "clipart_train")])
+    for c in conds:                 # image quality of each condition's stored clip-art training images
+        qf = work / c / "quality.json"
+        if c != "clean" and not qf.exists():
+            from t2ue_eval.metrics import quality as q
+            _json(qf, q(clean["clipart_train"], splits[(c, "clipart_train")]))
+    # the report covers every result in this work directory, so runs made by earlier invocations (other
+    # --conditions / --robustness lists) add up; within one hacker mode (fixed steps or budget) only
+    mode = a.steps if not a.budget else f"budget {a.budget:g}"
+    for f in sorted((work / "results").glob("*.json")):
+        r = _json(f)
+        k = r.get("efficacy_key")
+        if k and k not in results and _mode(r) == mode:
+            results[k] = r
+    order = ["clean", "t2ue", "t2ue@80", "t2ue@50", "t2ue@20", "random", "em", "mem3", "mem5", "regen-wrongkey",
+             "regen-rightkey"]
+    results = dict(sorted(results.items(), key=lambda kv: (
+        order.index(kv[0].split("|")[0]) if kv[0].split("|")[0] in order else 99, kv[0].split("|")[1],
+        kv[0].split("|")[2])))
+    quality = {c: _json(work / c / "quality.json") for c in order if (work / c / "quality.json").exists()}
     from .efficacy_report import write_report
     rep = write_report(Path(a.report), results=results, quality=quality,
                        costs={f"{c}|{d}": v for (c, d), v in costs.items()},
                        meta={"bundle": man["name"], "bundle_version": man["version"], "generator_sha256": gen_sha,
-                             "budget_s": a.budget, "threads": a.threads, "seed": a.seed, "machine": platform.machine(),
+                             "budget_s": a.budget, "steps": a.steps if not a.budget else None, "threads": a.threads, "seed": a.seed, "machine": platform.machine(),
                              "n_train": a.n_train, "n_test": a.n_test, "command": " ".join(sys.argv)})
     log(f"[efficacy] report: {rep}")
     return 0

@@ -184,7 +184,7 @@ class Generator(nn.Module):
 
     def __init__(self, embed_dim: int = EMBED_DIM, latent_dim: int = LATENT_DIM, resolution: int = 64,
                  epsilon: float = EPSILON, channels=(48, 32, 24, 16), gain: float = 1.0,
-                 basis_res: int | None = None, roll_step: int = 0):
+                 basis_res: int | None = None, roll_step: int = 0, rms_cap: float = 0.0):
         super().__init__()
         n_up = int(round(math.log2(resolution / 8)))
         assert 8 * 2 ** n_up == resolution, "resolution must be 8 * 2^k"
@@ -199,6 +199,16 @@ class Generator(nn.Module):
         self.conv_scale = nn.Parameter(torch.tensor(0.1))
         self.c0, self.gain = ch[0], gain
         self.basis = nn.Parameter(torch.randn(embed_dim, 3 * self.basis_res ** 2) * 0.01)
+        # energy cap (pixel units, 0 = off): delta is scaled down so its RMS over the image is at most
+        # rms_cap, which bounds the PSNR of a protected image from below (20*log10(1/rms_cap) dB before
+        # rounding). A buffer, so it travels in the checkpoint and into the exported graph.
+        self.register_buffer("rms_cap", torch.tensor(float(rms_cap)))
+
+    def _cap(self, delta):
+        # no Python branch on the buffer's value (torch.export cannot trace one): a cap of 0 means "off"
+        rms = delta.pow(2).mean(dim=(1, 2, 3), keepdim=True).add(1e-12).sqrt()
+        scale = torch.where(self.rms_cap > 0, torch.clamp(self.rms_cap / rms, max=1.0), torch.ones_like(rms))
+        return delta * scale
 
     def forward(self, text_embedding, z):
         t = text_embedding * self.text_scale
@@ -211,5 +221,72 @@ class Generator(nn.Module):
         lin = (t @ self.basis).view(-1, 3, self.basis_res, self.basis_res)
         if self.basis_res != self.resolution:
             lin = F.interpolate(lin, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False)
-        delta = self.epsilon * torch.tanh(self.gain * (x + lin))
+        delta = self._cap(self.epsilon * torch.tanh(self.gain * (x + lin)))
         return key_roll(delta, z, self.roll_step) if self.roll_step else delta
+
+
+@torch.no_grad()
+def kmeans(x: torch.Tensor, k: int, iters: int = 30, seed: int = 0) -> torch.Tensor:
+    """Spherical k-means of unit rows -> [k, D] unit centroids (seeded, deterministic)."""
+    g = torch.Generator().manual_seed(seed)
+    c = x[torch.randperm(len(x), generator=g)[:k]].clone()
+    for _ in range(iters):
+        a = (x @ c.t()).argmax(1)
+        for j in range(k):
+            m = a == j
+            c[j] = F.normalize(x[m].mean(0), dim=0) if m.any() else x[torch.randint(0, len(x), (1,), generator=g)][0]
+    return c
+
+
+class Learner(nn.Module):
+    """A small model trained from scratch *alongside* the generator (min-min, as error-minimising
+    noise is made against a model that is learning rather than a frozen one). Image side: four strided
+    conv stages with GroupNorm, global pooling, projection; text side: a two-layer MLP on the surrogate's
+    caption embedding. The generator is rewarded when this learner, trained only on protected images for
+    a few hundred steps from a fresh start, already matches noise to captions: the noise then is a
+    shortcut that a model trained from scratch picks up first. Periodically re-initialised
+    (`reset`) so the noise stays easy to learn early, not just for one converged learner.
+
+    Measured (t2ue_models.ablate, fine-tuning the shipped generator): the learner never got off chance level
+    (InfoNCE ln 64 in contrastive mode; the cluster-label entropy in cluster mode with 32 k-means clusters of
+    the target captions) within 200-400 steps, so its gradient told the generator nothing and the pipeline
+    does not use it. Kept, with the ablation script, for the next attempt (e.g. a curriculum that starts the
+    learner on the noise alone)."""
+
+    def __init__(self, embed_dim: int = EMBED_DIM, dim: int = 128, widths=(32, 64, 128, 256), n_classes: int = 0):
+        super().__init__()
+        self.n_classes = n_classes
+        layers, cin = [], 3
+        for w in widths:
+            layers += [nn.Conv2d(cin, w, 3, stride=2, padding=1), nn.GroupNorm(8, w), nn.ReLU(inplace=True),
+                       nn.Conv2d(w, w, 3, padding=1), nn.GroupNorm(8, w), nn.ReLU(inplace=True)]
+            cin = w
+        self.image = nn.Sequential(*layers)
+        self.image_proj = nn.Linear(cin, n_classes or dim)
+        self.text = nn.Sequential(nn.Linear(embed_dim, 256), nn.ReLU(inplace=True), nn.Linear(256, dim))
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+
+    def encode_image(self, pixels):
+        h = self.image((pixels - 0.5) / 0.25).mean(dim=(2, 3))
+        return F.normalize(self.image_proj(h), dim=-1)
+
+    def logits(self, pixels):
+        """Cluster mode (n_classes > 0): the caption's cluster predicted from the image."""
+        return self.image_proj(self.image((pixels - 0.5) / 0.25).mean(dim=(2, 3)))
+
+    def encode_text(self, text_embedding):
+        return F.normalize(self.text(text_embedding * math.sqrt(text_embedding.shape[1])), dim=-1)
+
+    def scale(self):
+        return self.logit_scale.clamp(max=math.log(100.0)).exp()
+
+    @torch.no_grad()
+    def reset(self, seed: int):
+        g = torch.Generator().manual_seed(seed)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=g)
+                if m.bias is not None:
+                    m.bias.zero_()
+        self.logit_scale.fill_(math.log(1 / 0.07))
+        return self

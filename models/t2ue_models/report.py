@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import platform
 from pathlib import Path
 
@@ -58,6 +59,15 @@ def write_report(out: Path, stats, cost, sres, gres, bres, iq, parity, total_s: 
     a(f"{m['provenance']['generator']}. {gres['params'] / 1e6:.2f} M parameters, batch {gres['batch']}, "
       f"AdamW {gres.get('lr', 1e-3):g} with warm-up + cosine, {tr['steps']} steps in {tr['seconds'] / 60:.1f} min; final "
       f"training loss (mean of last 50 steps, mismatched carriers and targets) {tr['final_loss_avg50']:.3f}.\n")
+    if gres.get("rms_cap_levels"):
+        p1 = gres["phase1"]["eval_clipart_test"]
+        a(f"Energy cap: the exported graph scales delta down wherever its RMS exceeds {gres['rms_cap_levels']:g}/255 "
+          f"(PSNR >= {20 * math.log10(255 / gres['rms_cap_levels']):.1f} dB before 8-bit rounding; issue 5's 35 dB "
+          f"target). Cost in surrogate space (unseen clip-art test captions, plain): protected loss "
+          f"{p1['plain_protected']['infonce_batch100']:.3f} uncapped -> {ev['clipart_test']['plain_protected']['infonce_batch100']:.3f} capped "
+          f"(clean {p1['plain_clean']['infonce_batch100']:.3f})"
+          + (f"; monitor pairs with the cap {gres['cap_heldout'][1]:.3f} -> {gres['cap_heldout'][2]:.3f}"
+             if gres.get("cap_heldout") else "") + ".\n")
     hc = tr.get("heldout_curve") or []
     if hc:
         a("Monitor during training (first %d clip-art test pairs: captions never trained on, images the surrogate "

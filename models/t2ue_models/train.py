@@ -96,7 +96,9 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
                     steps: int, bs: int = 64, lr: float = 1e-3, seed: int = 0, target_weights=None,
                     p_crop: float = 0.3, p_jpeg: float = 0.3, log=print, time_budget_s: float | None = None,
                     p_synth: float = 0.5, synth_sigma: float = 0.05, heldout=None, eval_every: int = 100,
-                    roll_step: int | None = None, stop_after: int | None = None):
+                    roll_step: int | None = None, stop_after: int | None = None, learner=None,
+                    learner_weight: float = 1.0, learner_reset: int = 400, learner_lr: float = 2e-3,
+                    surrogate_weight: float = 1.0):
     """Error-minimising training: min over G of InfoNCE(f_I(scraper(x + delta)), e_t), delta = G(e_t, z),
     z ~ N(0, I); the surrogate is frozen.
 
@@ -107,7 +109,12 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
     p_synth a target is replaced by a synthetic one: a random convex mix of two caption embeddings plus
     Gaussian jitter (synth_sigma per coordinate), renormalised, so the generator learns the map
     e_t -> delta rather than one noise per training caption. `heldout` = (images_u8, text_emb) of
-    matched pairs it never trains on: their clean and protected loss is logged every eval_every steps."""
+    matched pairs it never trains on: their clean and protected loss is logged every eval_every steps.
+
+    With a `learner` (nets.Learner) the objective is also min-min against a model trained from scratch on
+    the protected batches: each step the learner takes one step on the (detached) protected batch, then
+    the generator's loss adds learner_weight x the learner's InfoNCE on the same batch. The learner is
+    re-initialised every learner_reset steps."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     sur.eval()
@@ -118,7 +125,11 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
         opt, lambda s: min(1.0, (s + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     w = torch.ones(len(target_emb)) if target_weights is None else torch.as_tensor(target_weights, dtype=torch.float)
     scale = sur.scale().detach()
-    hist, held, t0 = [], [], time.time()
+    hist, lhist, held, t0 = [], [], [], time.time()
+    lopt = None
+    if learner is not None and learner.n_classes:
+        from .nets import kmeans
+        centroids = kmeans(target_emb, learner.n_classes, seed=seed)
     gen.train()
     for step in range(steps):
         idx = torch.randint(0, len(carriers_u8), (bs,), generator=g)
@@ -132,13 +143,32 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
         xp = augment.scraper(x, delta, gen=g, p_crop=p_crop, p_jpeg=p_jpeg,
                              roll_step=gen.roll_step if roll_step is None else roll_step)
         loss = info_nce(sur.image(xp.contiguous(memory_format=torch.channels_last)), et, scale, ids)
+        if learner is not None:
+            if step % learner_reset == 0:
+                learner.reset(seed * 100003 + step).train()
+                lopt = torch.optim.Adam(learner.parameters(), lr=learner_lr)
+            if learner.n_classes:       # cluster mode: predict the caption's k-means cluster from the image
+                cl = (et @ centroids.t()).argmax(1)
+                ll = F.cross_entropy(learner.logits(xp.detach()), cl)
+            else:
+                ll = info_nce(learner.encode_image(xp.detach()), learner.encode_text(et), learner.scale(), ids)
+            lopt.zero_grad()
+            ll.backward()
+            lopt.step()
+            if learner.n_classes:
+                lg = F.cross_entropy(learner.logits(xp), cl)
+            else:
+                lg = info_nce(learner.encode_image(xp), learner.encode_text(et), learner.scale().detach(), ids)
+            lhist.append(lg.item())
+            loss = surrogate_weight * loss + learner_weight * lg
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
         hist.append(loss.item())
         if step % 50 == 0 or step == steps - 1:
-            log(f"  [generator] step {step:5d} loss {np.mean(hist[-50:]):.4f} ({time.time() - t0:.0f}s)")
+            lmsg = f" learner {np.mean(lhist[-50:]):.4f}" if lhist else ""
+            log(f"  [generator] step {step:5d} loss {np.mean(hist[-50:]):.4f}{lmsg} ({time.time() - t0:.0f}s)")
         if heldout is not None and (step % eval_every == 0 or step == steps - 1):
             gen.eval()
             clean, prot = heldout_loss(gen, sur, *heldout)
@@ -154,6 +184,7 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
     gen.eval()
     return {"steps": len(hist), "final_loss_avg50": float(np.mean(hist[-50:])), "seconds": time.time() - t0,
             "loss_curve": [float(np.mean(hist[i: i + 50])) for i in range(0, len(hist), 50)],
+            "learner_curve": [float(np.mean(lhist[i: i + 50])) for i in range(0, len(lhist), 50)],
             "heldout_curve": [[int(a), round(b, 4), round(c, 4)] for a, b, c in held]}
 
 

@@ -11,11 +11,14 @@ from t2ue_models.nets import EPSILON, Generator, Surrogate
 from t2ue_models.text import Tokenizer
 
 
+CAP = 1.0 / 255     # below the untrained generator's RMS, so the energy cap is active
+
+
 @pytest.fixture(scope="module")
 def tiny_bundle(tmp_path_factory):
     torch.manual_seed(0)
     sur = Surrogate(pretrained=False, tiny=True).freeze_backbones().eval()
-    gen = Generator(resolution=64).eval()
+    gen = Generator(resolution=64, rms_cap=CAP).eval()      # cap engaged: its branch is in the exported graph
     out = tmp_path_factory.mktemp("b") / "tiny"
     parity = X.export_bundle(sur, gen, Tokenizer(), out, {"name": "tiny", "version": "0.0.1"},
                              log=lambda *_: None, quantize_text=True, text_int8_tol=1.0)
@@ -51,6 +54,8 @@ def test_batch_axis_dynamic_and_golden(tiny_bundle):
         n = s.run(None, {"text_embedding": np.random.randn(b, m["embed_dim"]).astype(np.float32),
                          "z": np.random.randn(b, m["latent_dim"]).astype(np.float32)})[0]
         assert n.shape == (b, 3, 64, 64) and np.abs(n).max() <= m["epsilon"] + 1e-7
+        rms = np.sqrt((n.astype(np.float64) ** 2).mean(axis=(1, 2, 3)))
+        assert np.all(rms <= CAP * (1 + 1e-4)) and np.all(rms > 0.5 * CAP)
     g = json.loads((out / "golden.json").read_text())
     c = g["cases"][0]
     assert np.array_equal(np.array(c["z"], np.float32), latent_z(bytes.fromhex(c["key_hex"]), c["caption"], m["latent_dim"]))

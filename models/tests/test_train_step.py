@@ -1,9 +1,10 @@
+import pytest
 import numpy as np
 import torch
 
 from t2ue_models import augment as A
 from t2ue_models import train as T
-from t2ue_models.nets import EPSILON, Generator, Surrogate, info_nce
+from t2ue_models.nets import EPSILON, Generator, Learner, Surrogate, info_nce
 from t2ue_models.text import Tokenizer
 
 
@@ -38,6 +39,30 @@ def test_generator_step_and_bound():
     with torch.no_grad():
         d = gen(et[:3] * 50, torch.randn(3, gen.latent_dim) * 50)
     assert d.shape == (3, 3, 64, 64) and d.abs().max() <= EPSILON + 1e-7
+
+
+def test_energy_cap_bounds_rms_and_keeps_direction():
+    gen = Generator(resolution=64).eval()
+    capped = Generator(resolution=64, rms_cap=2.0 / 255).eval()
+    capped.load_state_dict({**gen.state_dict(), "rms_cap": torch.tensor(2.0 / 255)})
+    e, z = torch.nn.functional.normalize(torch.randn(3, 256), dim=-1) * 40, torch.randn(3, gen.latent_dim)
+    with torch.no_grad():
+        d, c = gen(e, z), capped(e, z)
+    rms = c.pow(2).mean(dim=(1, 2, 3)).sqrt()
+    assert torch.all(rms <= 2.0 / 255 * (1 + 1e-5)) and c.abs().max() <= EPSILON + 1e-7
+    assert torch.allclose(c / rms[:, None, None, None], d / d.pow(2).mean(dim=(1, 2, 3)).sqrt()[:, None, None, None], atol=1e-5)
+
+
+@pytest.mark.parametrize("clusters", [0, 4])
+def test_learner_min_min_step(clusters):
+    sur, imgs, caps = _tiny()
+    uniq, _ = T.caption_ids(caps)
+    et = T.text_embeddings(sur, Tokenizer(), list(uniq))
+    gen, learner = Generator(resolution=64), Learner(n_classes=clusters)
+    before = [p.detach().clone() for p in learner.parameters()]
+    h = T.train_generator(gen, sur, imgs, et, steps=2, bs=4, log=lambda *_: None, learner=learner, learner_reset=10)
+    assert len(h["learner_curve"]) == 1 and np.isfinite(h["learner_curve"][0])
+    assert any(not torch.equal(a, b) for a, b in zip(before, learner.parameters()))
 
 
 def test_scraper_ops_differentiable():

@@ -1,0 +1,132 @@
+"""Quick ablation of a generator variant against small hackers trained from scratch (minutes, CPU).
+
+    python -m t2ue_models.ablate --out DIR [--steps 1500] [--learner-weight 1] [--rms-cap-levels 4.2]
+                                 [--init generator.pt] [--cls-steps 300] [--clip-steps 400]
+
+Trains (or loads, with --steps 0 --init FILE) a generator with the given objective, protects the
+Fashion-MNIST and clip-art training splits in Python exactly as the shipped path does at the bundle's
+resolution (z from the key and the caption by the KDF, 8-bit rounding), and trains the t2ue_eval hackers
+(fixed step counts, not time budgets, so two variants are compared on equal terms on a shared machine):
+the Fashion-MNIST classifier and CLIP A. This is a proxy for choosing the objective; the efficacy report
+(t2ue_models.efficacy) measures the exported bundle through the Rust CLI.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data as D
+from . import train as T
+from .kdf import latent_z
+from .nets import EMBED_DIM, EPSILON, LATENT_DIM, Generator, Learner
+from .paths import data_dir, runs_dir
+from .pipeline import generator_data, load_surrogate, log
+from .text import Tokenizer
+
+
+@torch.no_grad()
+def protect_split(gen, sur, tok, d: dict, key: bytes) -> np.ndarray:
+    caps = [str(c) for c in d["captions"]]
+    uniq = sorted(set(caps))
+    et = T.text_embeddings(sur, tok, uniq)
+    z = torch.from_numpy(np.stack([latent_z(key, c, gen.latent_dim) for c in uniq]))
+    delta = torch.cat([gen(et[i:i + 256], z[i:i + 256]) for i in range(0, len(uniq), 256)])
+    row = {c: i for i, c in enumerate(uniq)}
+    idx = torch.tensor([row[c] for c in caps])
+    x = d["images"].astype(np.float32) + (delta[idx].permute(0, 2, 3, 1).numpy() * 255.0)
+    return np.clip(np.round(x), 0, 255).astype(np.uint8)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean(axis=(1, 2, 3))
+    return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-12))))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--init", default=None, help="start from this generator state dict")
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--learner-weight", type=float, default=0.0)
+    ap.add_argument("--surrogate-weight", type=float, default=1.0)
+    ap.add_argument("--learner-reset", type=int, default=400)
+    ap.add_argument("--learner-clusters", type=int, default=0, help="cluster mode with k clusters (0: contrastive)")
+    ap.add_argument("--learner-lr", type=float, default=2e-3)
+    ap.add_argument("--rms-cap-levels", type=float, default=0.0, help="RMS cap of delta in 8-bit levels (0 = off)")
+    ap.add_argument("--p-crop", type=float, default=0.15)
+    ap.add_argument("--p-jpeg", type=float, default=0.15)
+    ap.add_argument("--synth", type=float, default=0.5)
+    ap.add_argument("--cls-steps", type=int, default=300)
+    ap.add_argument("--clip-steps", type=int, default=400)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--R", type=int, default=64)
+    ap.add_argument("--basis-std", type=float, default=0.0, help="re-draw the linear basis with this std (probe)")
+    ap.add_argument("--only", default="fmnist,clipart")
+    ap.add_argument("--clean", action="store_true", help="reference: hackers on the clean splits")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ddir = data_dir() / f"r{a.R}"
+    rd = runs_dir() / f"clipart-mnv2-minilm-r{a.R}"
+    sur, tok = load_surrogate(rd), Tokenizer()
+    torch.manual_seed(1)
+    gen = Generator(EMBED_DIM, LATENT_DIM, a.R, EPSILON, rms_cap=a.rms_cap_levels / 255.0)
+    if a.basis_std:
+        with torch.no_grad():
+            gen.basis.normal_(0, a.basis_std, generator=torch.Generator().manual_seed(5))
+    if a.init:
+        sd = torch.load(a.init, weights_only=True)
+        sd["rms_cap"] = torch.tensor(a.rms_cap_levels / 255.0)
+        gen.load_state_dict(sd)
+    res = {"args": vars(a)}
+    if a.steps:
+        carriers, caps, weights, val = generator_data(ddir)
+        et = T.text_embeddings(sur, tok, caps)
+        heldout = (val["images"], T.text_embeddings(sur, tok, list(val["captions"])))
+        learner = Learner(n_classes=a.learner_clusters) if a.learner_weight > 0 else None
+        res["train"] = T.train_generator(
+            gen, sur, carriers, et, steps=a.steps, bs=64, lr=a.lr, seed=1, log=log, target_weights=weights,
+            p_synth=a.synth, heldout=heldout, p_crop=a.p_crop, p_jpeg=a.p_jpeg, learner=learner,
+            learner_weight=a.learner_weight, learner_reset=a.learner_reset, learner_lr=a.learner_lr, surrogate_weight=a.surrogate_weight,
+            eval_every=250)
+        torch.save(gen.state_dict(), out / "generator.pt")
+    gen.eval()
+    from t2ue_eval.hackers import train_classifier, train_clip
+    from t2ue_eval.splits import Split
+    key = bytes(range(32))
+    for name, steps in (("fmnist", a.cls_steps), ("clipart", a.clip_steps)):
+        if name not in a.only.split(","):
+            continue
+        tr, te = D.load(ddir / f"{name}_train.npz"), D.load(ddir / f"{name}_test.npz")
+        prot = tr["images"] if a.clean else protect_split(gen, sur, tok, tr, key)
+        res[f"{name}_psnr_db"] = round(psnr(tr["images"], prot), 2)
+        labels = (lambda d: d["labels"] if d["labels"][0] >= 0 else None)
+        s_tr = Split(prot, [str(c) for c in tr["captions"]], [], labels(tr))
+        s_te = Split(te["images"], [str(c) for c in te["captions"]], [], labels(te))
+        t0 = time.time()
+        if name == "fmnist":
+            r = train_classifier(s_tr, s_te, steps=steps, threads=a.threads, log=lambda m: None)
+            res["fmnist_cls_acc"] = r["test"]["accuracy"]
+            res["fmnist_cls_train_acc"] = r["train_subset"]["accuracy"]
+        else:
+            r = train_clip(s_tr, s_te, arch="A", steps=steps, threads=a.threads, log=lambda m: None)
+            t = r["test"]
+            res["clipA_R10_i2t_t2i"] = [t["i2t"]["R@10"], t["t2i"]["R@10"]]
+            res["clipA_train_R1_i2t"] = r["train_subset"]["i2t"]["R@1"]
+        log(f"[ablate] {name}: {json.dumps({k: v for k, v in res.items() if k.startswith(name) or k.startswith('clipA')})} "
+            f"({time.time() - t0:.0f}s)")
+    (out / "ablate.json").write_text(json.dumps(res, indent=1))
+    log(f"[ablate] {json.dumps({k: v for k, v in res.items() if k not in ('train',)})}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
