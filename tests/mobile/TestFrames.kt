@@ -131,6 +131,107 @@ fun main(args: Array<String>) {
         }
     }
 
+    // ------------------------------------------------------------- zero copy (DirectFrames.kt)
+    fun direct(bytes: ByteArray): ByteBuffer = ByteBuffer.allocateDirect(bytes.size).put(bytes).also { it.flip() }
+    fun bytesOf(b: ByteBuffer): ByteArray = ByteArray(b.limit()).also { b.duplicate().apply { position(0) }.get(it) }
+
+    ftest("in place on direct buffers = the copying path (NV21, NV12, I420; padded rows; every rotation)") {
+        val rs = w + 8; val cw = w / 2; val ch = h / 2
+        val yb = ByteArray(rs * h) { (30 + it * 5 % 190).toByte() }
+        val ub = ByteArray(rs * ch) { (100 + it % 50).toByte() }
+        val vb = ByteArray(rs * ch) { (120 + it * 3 % 40).toByte() }
+        val vu = ByteArray(rs * ch).also { a -> for (r in 0 until ch) for (i in 0 until cw) { a[r * rs + 2 * i] = vb[r * rs + i]; a[r * rs + 2 * i + 1] = ub[r * rs + i] } }
+        FrameSession(noise).use { s ->
+            for (rot in listOf(0, 90, 180, 270)) {
+                // NV21 as the camera delivers it: V and U planes are views of one buffer, one byte apart
+                val yD = direct(yb); val cD = direct(vu)
+                val vPlane = cD.duplicate().apply { position(0); limit(vu.size - 1) }.slice()
+                val uPlane = cD.duplicate().apply { position(1) }.slice()
+                s.protectYuv420InPlace(w, h, rot, PlaneBuffer(yD, rs, 1), PlaneBuffer(uPlane, rs, 2), PlaneBuffer(vPlane, rs, 2))
+                val ref = s.protectYuv420(w, h, rot, PlaneBuffer(ByteBuffer.wrap(yb.copyOf()), rs, 1),
+                    PlaneBuffer(ByteBuffer.wrap(vu.copyOf(), 1, vu.size - 1).slice(), rs, 2),
+                    PlaneBuffer(ByteBuffer.wrap(vu.copyOf(), 0, vu.size - 1).slice(), rs, 2), writeBack = false)
+                fcheck(ref.format == FrameFormat.NV21) { "${ref.format}" }
+                fcheck(maxDiff(bytesOf(yD), yb) in 1..16) { "Y not protected in place (rot $rot)" }
+                fcheck(bytesOf(yD).contentEquals(ref.planes[0].data.copyOf(rs * h)) ||
+                    (0 until h).all { r -> bytesOf(yD).copyOfRange(r * rs, r * rs + w).contentEquals(ref.planes[0].data.copyOfRange(r * ref.planes[0].rowStride.toInt(), r * ref.planes[0].rowStride.toInt() + w)) }) { "Y differs from the copying path (rot $rot)" }
+                val c = bytesOf(cD); val rc = ref.planes[1].data; val rrs = ref.planes[1].rowStride.toInt()
+                fcheck((0 until ch).all { r -> (0 until 2 * cw).all { i -> c[r * rs + i] == rc[r * rrs + i] } }) { "chroma differs (rot $rot)" }
+                // I420 in place = I420 copying
+                val y3 = direct(yb); val u3 = direct(ub); val v3 = direct(vb)
+                s.protectYuv420InPlace(w, h, rot, PlaneBuffer(y3, rs, 1), PlaneBuffer(u3, rs, 1), PlaneBuffer(v3, rs, 1), YuvRange.LIMITED)
+                val r3 = s.protectPlanes(FrameFormat.I420, w, h, rot, YuvRange.LIMITED,
+                    listOf(FramePlane(yb.copyOf(), rs.toUInt(), 1u), FramePlane(ub.copyOf(), rs.toUInt(), 1u), FramePlane(vb.copyOf(), rs.toUInt(), 1u)))
+                fcheck(bytesOf(y3).contentEquals(r3[0].data) && bytesOf(u3).contentEquals(r3[1].data) && bytesOf(v3).contentEquals(r3[2].data)) { "I420 differs (rot $rot)" }
+            }
+            // NV12: U first
+            val cD = direct(vu)   // bytes as U,V pairs now
+            val uPlane = cD.duplicate().apply { position(0); limit(vu.size - 1) }.slice()
+            val vPlane = cD.duplicate().apply { position(1) }.slice()
+            val yD = direct(yb)
+            s.protectYuv420InPlace(w, h, 0, PlaneBuffer(yD, rs, 1), PlaneBuffer(uPlane, rs, 2), PlaneBuffer(vPlane, rs, 2))
+            val r12 = s.protectPlanes(FrameFormat.NV12, w, h, 0, YuvRange.FULL, listOf(FramePlane(yb.copyOf(), rs.toUInt(), 1u), FramePlane(vu.copyOf(), rs.toUInt(), 2u)))
+            fcheck(bytesOf(yD).contentEquals(r12[0].data) && bytesOf(cD).contentEquals(r12[1].data)) { "NV12 differs" }
+        }
+    }
+
+    ftest("in place RGBA8888 / BGRA8888 / RGB888 = the copying path") {
+        FrameSession(noise).use { s ->
+            for ((fmt, bpp) in listOf(FrameFormat.RGBA8888 to 4, FrameFormat.BGRA8888 to 4, FrameFormat.RGB888 to 3)) {
+                val px = ByteArray(w * h * bpp) { (20 + it * 11 % 200).toByte() }
+                val d = direct(px)
+                s.protectInPlace(fmt, w, h, 90, YuvRange.FULL, listOf(PlaneBuffer(d, w * bpp, bpp)))
+                val ref = s.protectPacked(fmt, w, h, 90, px.copyOf(), w * bpp)
+                fcheck(bytesOf(d).contentEquals(ref)) { "$fmt differs" }
+            }
+        }
+    }
+
+    ftest("in place: heap, read-only, short and overlapping buffers, bad rotation are typed errors") {
+        FrameSession(noise).use { s ->
+            fun expect(kind: String, body: () -> Unit) {
+                try { body(); throw AssertionError("$kind: no exception") } catch (e: T2ueException) {
+                    fcheck(e::class.simpleName == kind) { "wanted $kind, got ${e::class.simpleName}: ${e.message}" }
+                    fcheck(!e.message.isNullOrBlank()) { "empty message" }
+                }
+            }
+            val n = w * h * 4
+            expect("InvalidBuffer") { s.protectInPlace(FrameFormat.RGBA8888, w, h, 0, YuvRange.FULL, listOf(PlaneBuffer(ByteBuffer.allocate(n), w * 4, 4))) }
+            expect("InvalidBuffer") { s.protectInPlace(FrameFormat.RGBA8888, w, h, 0, YuvRange.FULL, listOf(PlaneBuffer(ByteBuffer.allocateDirect(n).asReadOnlyBuffer(), w * 4, 4))) }
+            expect("InvalidBuffer") { s.protectInPlace(FrameFormat.RGBA8888, w, h, 0, YuvRange.FULL, listOf(PlaneBuffer(ByteBuffer.allocateDirect(n - 1), w * 4, 4))) }
+            expect("InvalidBuffer") { s.protectInPlace(FrameFormat.RGBA8888, w, h, 0, YuvRange.FULL, listOf(PlaneBuffer(ByteBuffer.allocateDirect(n), w * 4, 4), PlaneBuffer(ByteBuffer.allocateDirect(n), w * 4, 4))) }
+            val one = ByteBuffer.allocateDirect(w * h * 2)
+            expect("InvalidBuffer") { s.protectInPlace(FrameFormat.I420, w, h, 0, YuvRange.FULL, listOf(PlaneBuffer(one, w, 1), PlaneBuffer(one.duplicate(), w / 2, 1), PlaneBuffer(ByteBuffer.allocateDirect(w * h), w / 2, 1))) }
+            expect("InvalidArgument") { s.protectInPlace(FrameFormat.RGBA8888, w, h, 45, YuvRange.FULL, listOf(PlaneBuffer(ByteBuffer.allocateDirect(n), w * 4, 4))) }
+            expect("InvalidBuffer") { s.protectYuv420InPlace(w, h, 0, PlaneBuffer(ByteBuffer.allocateDirect(w * h), w, 1), PlaneBuffer(ByteBuffer.allocateDirect(w * h), w, 2), PlaneBuffer(ByteBuffer.allocateDirect(w * h), w, 2)) }
+        }
+        // a closed protector fails cleanly (no crash, no use after free)
+        val s = FrameSession(noise); s.close()
+        val r = runCatching { s.protectInPlace(FrameFormat.RGBA8888, w, h, 0, YuvRange.FULL, listOf(PlaneBuffer(ByteBuffer.allocateDirect(w * h * 4), w * 4, 4))) }
+        fcheck(r.isFailure) { "closed protector accepted a frame" }
+    }
+
+    ftest("perf: 1080p NV21, copying path vs in place (figures, no assertion)") {
+        val fw = 1920; val fh = 1080
+        val yb = ByteArray(fw * fh) { (it % 251).toByte() }; val vu = ByteArray(fw * fh / 2) { (it % 241).toByte() }
+        val yD = direct(yb); val cD = direct(vu)
+        val vPlane = cD.duplicate().apply { position(0); limit(vu.size - 1) }.slice()
+        val uPlane = cD.duplicate().apply { position(1) }.slice()
+        val yH = PlaneBuffer(ByteBuffer.wrap(yb), fw, 1)
+        val uH = PlaneBuffer(ByteBuffer.wrap(vu, 1, vu.size - 1).slice(), fw, 2)
+        val vH = PlaneBuffer(ByteBuffer.wrap(vu, 0, vu.size - 1).slice(), fw, 2)
+        FrameSession(noise).use { s ->
+            fun median(f: () -> Unit): Double {
+                repeat(3) { f() }
+                val t = (0 until 15).map { val t0 = System.nanoTime(); f(); (System.nanoTime() - t0) / 1e6 }.sorted()
+                return t[t.size / 2]
+            }
+            val copying = median { s.protectYuv420(fw, fh, 90, yH, uH, vH, writeBack = true) }
+            val inPlace = median { s.protectYuv420InPlace(fw, fh, 90, PlaneBuffer(yD, fw, 1), PlaneBuffer(uPlane, fw, 2), PlaneBuffer(vPlane, fw, 2)) }
+            println("perf 1080p NV21 (median of 15, ms): copying path with write-back %.2f, in place %.2f, ratio %.2f".format(copying, inPlace, copying / inPlace))
+        }
+    }
+
     noise.close(); key.close(); engine.close()
     println("mobile-frames: $fpassed passed, $ffailed failed")
     exitProcess(if (ffailed == 0) 0 else 1)

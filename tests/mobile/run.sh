@@ -120,7 +120,8 @@ kdir=$cache/kotlin-$KOTLIN_VERSION
 jna=/usr/share/java/jna.jar
 kt_sources=()
 for f in android/src/main/kotlin/io/t2ue/*.kt; do
-  [ "$have_frames" = 1 ] || [ "$(basename "$f")" != Frames.kt ] && kt_sources+=("$f")
+  case $(basename "$f") in Frames.kt|DirectFrames.kt) [ "$have_frames" = 1 ] || continue ;; esac
+  kt_sources+=("$f")
 done
 kt_tests=(tests/mobile/TestMobile.kt)
 [ "$have_frames" = 1 ] && kt_tests+=(tests/mobile/TestFrames.kt)

@@ -65,6 +65,20 @@ impl FrameProtector {
     /// Apply the noise to one frame of `width` x `height` pixels (buffer orientation) and return
     /// its planes with the noise added. Packed formats take 1 plane, NV21/NV12 2, I420 3.
     pub fn protect_frame(&self, format: FrameFormat, width: u32, height: u32, rotation: FrameRotation, range: YuvRange, planes: Vec<FramePlane>) -> Result<Vec<FramePlane>> {
+        let mut planes = planes;
+        let views = planes
+            .iter_mut()
+            .map(|p| t2ue::Plane { data: p.data.as_mut_slice(), row_stride: p.row_stride as usize, pixel_stride: p.pixel_stride as usize })
+            .collect();
+        self.protect_planes(format, width, height, rotation, range, views)?;
+        Ok(planes)
+    }
+}
+
+impl FrameProtector {
+    /// The frame call on borrowed planes: by-value planes (above) and the caller's own memory
+    /// (`direct.rs`, zero copy) both end here.
+    pub(crate) fn protect_planes(&self, format: FrameFormat, width: u32, height: u32, rotation: FrameRotation, range: YuvRange, planes: Vec<t2ue::Plane<'_>>) -> Result<()> {
         let want = match format {
             FrameFormat::Rgba8888 | FrameFormat::Bgra8888 | FrameFormat::Rgb888 => 1,
             FrameFormat::Nv21 | FrameFormat::Nv12 => 2,
@@ -83,31 +97,25 @@ impl FrameProtector {
             YuvRange::Full => t2ue::YuvRange::Full,
             YuvRange::Limited => t2ue::YuvRange::Limited,
         };
-        let mut planes = planes;
-        {
-            let mut it = planes.iter_mut();
-            let mut next = || {
-                let p = it.next().expect("count checked");
-                t2ue::Plane { data: p.data.as_mut_slice(), row_stride: p.row_stride as usize, pixel_stride: p.pixel_stride as usize }
-            };
-            let frame = match format {
-                FrameFormat::Rgba8888 | FrameFormat::Bgra8888 | FrameFormat::Rgb888 => {
-                    let layout = match format {
-                        FrameFormat::Rgba8888 => t2ue::PixelLayout::Rgba8,
-                        FrameFormat::Bgra8888 => t2ue::PixelLayout::Bgra8,
-                        _ => t2ue::PixelLayout::Rgb8,
-                    };
-                    let p = next();
-                    if p.pixel_stride != layout.bytes_per_pixel() {
-                        return Err(T2ueError::InvalidBuffer(format!("pixel buffer: {format:?} needs a pixel stride of {}, got {}", layout.bytes_per_pixel(), p.pixel_stride)));
-                    }
-                    t2ue::FrameData::Packed { data: p.data, stride: p.row_stride, layout }
+        let mut it = planes.into_iter();
+        let mut next = || it.next().expect("count checked");
+        let frame = match format {
+            FrameFormat::Rgba8888 | FrameFormat::Bgra8888 | FrameFormat::Rgb888 => {
+                let layout = match format {
+                    FrameFormat::Rgba8888 => t2ue::PixelLayout::Rgba8,
+                    FrameFormat::Bgra8888 => t2ue::PixelLayout::Bgra8,
+                    _ => t2ue::PixelLayout::Rgb8,
+                };
+                let p = next();
+                if p.pixel_stride != layout.bytes_per_pixel() {
+                    return Err(T2ueError::InvalidBuffer(format!("pixel buffer: {format:?} needs a pixel stride of {}, got {}", layout.bytes_per_pixel(), p.pixel_stride)));
                 }
-                FrameFormat::Nv21 | FrameFormat::Nv12 => t2ue::FrameData::SemiPlanar { y: next(), uv: next(), v_first: format == FrameFormat::Nv21, range },
-                FrameFormat::I420 => t2ue::FrameData::Planar { y: next(), u: next(), v: next(), range },
-            };
-            self.0.lock().unwrap_or_else(|e| e.into_inner()).protect(frame, width, height, rotation)?;
-        }
-        Ok(planes)
+                t2ue::FrameData::Packed { data: p.data, stride: p.row_stride, layout }
+            }
+            FrameFormat::Nv21 | FrameFormat::Nv12 => t2ue::FrameData::SemiPlanar { y: next(), uv: next(), v_first: format == FrameFormat::Nv21, range },
+            FrameFormat::I420 => t2ue::FrameData::Planar { y: next(), u: next(), v: next(), range },
+        };
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).protect(frame, width, height, rotation)?;
+        Ok(())
     }
 }

@@ -13,6 +13,7 @@
 //!
 //! Thread safety: every object is immutable and `Send + Sync`; one engine serves many threads.
 
+mod direct;
 mod frame;
 pub use frame::{FramePlane, FrameFormat, FrameProtector, FrameRotation, YuvRange};
 use std::collections::HashMap;

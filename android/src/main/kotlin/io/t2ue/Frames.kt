@@ -85,5 +85,17 @@ class FrameSession(val noise: Noise) : AutoCloseable {
     fun protectPlanes(format: FrameFormat, width: Int, height: Int, rotationDegrees: Int, range: YuvRange, planes: List<FramePlane>): List<FramePlane> =
         protector.protectFrame(format, width.toUInt(), height.toUInt(), frameRotation(rotationDegrees), range, planes)
 
+    /**
+     * Zero-copy [protectYuv420]: the noise is added in place to the direct buffers of `image.planes`
+     * (DirectFrames.kt), nothing is copied or returned. Needs writable direct buffers laid out as
+     * NV21, NV12 or I420; other layouts throw `InvalidBuffer` (use [protectYuv420]).
+     */
+    fun protectYuv420InPlace(width: Int, height: Int, rotationDegrees: Int, y: PlaneBuffer, u: PlaneBuffer, v: PlaneBuffer, range: YuvRange = YuvRange.FULL) =
+        protector.protectYuv420InPlace(width, height, rotationDegrees, y, u, v, range)
+
+    /** Zero-copy [protectPlanes]: planes in the frame API's layouts, protected in place (direct buffers). */
+    fun protectInPlace(format: FrameFormat, width: Int, height: Int, rotationDegrees: Int, range: YuvRange, planes: List<PlaneBuffer>) =
+        protector.protectInPlace(format, width, height, rotationDegrees, range, planes)
+
     override fun close() = protector.close()
 }
