@@ -205,6 +205,30 @@ def baseline_split(kind: str, src: Path, dst: Path, threads: int) -> dict:
     return cost
 
 
+def baseline_cost(kind: str, src: Path, work: Path, n: int, threads: int) -> dict:
+    """Cost only (seconds per image, peak RSS) of a baseline on the first n clip-art training images,
+    in this run, for baselines whose full protected sets are too slow to make here (MEM-k)."""
+    f = work / "cost-only" / f"{kind}-{n}.json"
+    if f.exists():
+        return _json(f)
+    import torch
+    from PIL import Image
+    from .baselines import run_mem
+    from .pipeline import load_surrogate
+    from .text import Tokenizer
+    torch.set_num_threads(threads)
+    rows = D_rows(src)[:n]
+    imgs = np.stack([np.asarray(Image.open(src / r["file"]).convert("RGB")) for r in rows])
+    sur = load_surrogate(runs_dir() / "clipart-mnv2-minilm-r64")
+    for p in sur.parameters():
+        p.requires_grad_(False)
+    _, _, _, secs = run_mem(sur, Tokenizer(), imgs, np.array([r["caption"] for r in rows]),
+                            {"em": 0, "mem3": 3, "mem5": 5}[kind], log=log)
+    f.parent.mkdir(parents=True, exist_ok=True)
+    return _json(f, {"images": n, "seconds_per_image": round(secs / n, 3), "threads": threads, "cost_only": True,
+                     "peak_rss_mb_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)})
+
+
 def run_hacker(kind: str, train: Path, test: Path, out: Path, budget: float, threads: int, extra=(),
                steps: int = 100000) -> dict:
     """One hacker run in its own process (python -m t2ue_eval.cli); cached by its JSON result."""
@@ -247,6 +271,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", default="clipA=150,clipB=85,cls=260",
                     help="training steps per hacker when --budget is 0 (defaults: what 120 s bought on 2 idle cores)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cost-only", default="", help="baselines measured for cost only (e.g. mem3,mem5)")
+    ap.add_argument("--cost-n", type=int, default=32, help="images for --cost-only")
     ap.add_argument("--n-train", type=int, default=None)
     ap.add_argument("--n-test", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
@@ -292,6 +318,9 @@ def main(argv=None) -> int:
             else:
                 costs[(c, ds)] = baseline_split(c, src, dst, a.threads)
             splits[(c, ds)] = dst
+    for c in [c for c in a.cost_only.split(",") if c]:
+        log(f"[cost] {c} on {a.cost_n} images")
+        costs[(c + " (cost only)", "clipart_train")] = baseline_cost(c, clean["clipart_train"], work, a.cost_n, a.threads)
     results: dict = {}
     runs = [(c, h, "") for c in conds for h in a.hackers.split(",") if h]
     steps_of = dict(kv.split("=") for kv in a.steps.split(",") if kv)
@@ -330,6 +359,14 @@ def main(argv=None) -> int:
         order.index(kv[0].split("|")[0]) if kv[0].split("|")[0] in order else 99, kv[0].split("|")[1],
         kv[0].split("|")[2])))
     quality = {c: _json(work / c / "quality.json") for c in order if (work / c / "quality.json").exists()}
+    for c in order:                 # protection costs of earlier invocations too
+        for ds in ("clipart_train", "fmnist_train"):
+            f = work / c / ds / "cost.json"
+            if (c, ds) not in costs and f.exists():
+                costs[(c, ds)] = _json(f)
+    for f in sorted((work / "cost-only").glob("*.json")) if (work / "cost-only").exists() else []:
+        k = (f.stem.rsplit("-", 1)[0] + " (cost only)", "clipart_train")
+        costs.setdefault(k, _json(f))
     from .efficacy_report import write_report
     rep = write_report(Path(a.report), results=results, quality=quality,
                        costs={f"{c}|{d}": v for (c, d), v in costs.items()},
