@@ -17,7 +17,7 @@ if [ -z "$bundle" ] || [ ! -f "$bundle/manifest.json" ]; then
 fi
 echo "building the t2ue CLI (first time: a few minutes)..." >&2
 cargo build --locked -q -p t2ue-cli
-t2ue=target/debug/t2ue
+t2ue="${CARGO_TARGET_DIR:-target}/debug/t2ue"
 
 key="$cache/demo-key.hex"
 mkdir -p "$cache" demo-output

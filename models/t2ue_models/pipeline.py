@@ -147,9 +147,9 @@ def stage_generator(rd: Path, ddir: Path, steps: int, bs: int, budget: float | N
 
 def stage_generator_cap(rd: Path, ddir: Path, R: int, cap_levels: float, steps: int, lr: float, bs: int,
                         p_synth: float, p_crop: float, p_jpeg: float) -> dict:
-    """Phase 2: the phase-1 generator fine-tuned with its energy capped (RMS of delta <= cap_levels / 255,
-    which bounds the PSNR of a protected image), so it re-learns to spend the smaller budget where the
-    surrogate is most sensitive. Same objective, data and scraper model as phase 1."""
+    """Phase 2: the phase-1 generator with its energy capped (RMS of delta <= cap_levels / 255, which
+    bounds the PSNR of a protected image), then optionally fine-tuned `steps` more steps with the same
+    objective, data and scraper model (default 0: the cap alone, see --gen-cap-steps)."""
     f = rd / f"generator-cap{cap_levels:g}.pt"
     if f.exists():
         return _json(f.with_suffix(".json"))
