@@ -1,7 +1,7 @@
 """Quick ablation of a generator variant against small hackers trained from scratch (minutes, CPU).
 
     python -m t2ue_models.ablate --out DIR [--steps 1500] [--learner-weight 1] [--rms-cap-levels 4.2]
-                                 [--init generator.pt] [--cls-steps 300] [--clip-steps 400]
+                                 [--init generator.pt] [--cls-steps 300] [--clip-steps 400] [--basis-res 8]
 
 Trains (or loads, with --steps 0 --init FILE) a generator with the given objective, protects the
 Fashion-MNIST and clip-art training splits in Python exactly as the shipped path does at the bundle's
@@ -66,6 +66,7 @@ def main(argv=None) -> int:
     ap.add_argument("--clip-steps", type=int, default=400)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--R", type=int, default=64)
+    ap.add_argument("--basis-res", type=int, default=0, help="resolution of the linear path's patterns (0 = R; lower is upsampled)")
     ap.add_argument("--basis-std", type=float, default=0.0, help="re-draw the linear basis with this std (probe)")
     ap.add_argument("--only", default="fmnist,clipart")
     ap.add_argument("--clean", action="store_true", help="reference: hackers on the clean splits")
@@ -77,7 +78,7 @@ def main(argv=None) -> int:
     rd = runs_dir() / f"clipart-mnv2-minilm-r{a.R}"
     sur, tok = load_surrogate(rd), Tokenizer()
     torch.manual_seed(1)
-    gen = Generator(EMBED_DIM, LATENT_DIM, a.R, EPSILON, rms_cap=a.rms_cap_levels / 255.0)
+    gen = Generator(EMBED_DIM, LATENT_DIM, a.R, EPSILON, rms_cap=a.rms_cap_levels / 255.0, basis_res=a.basis_res or None)
     if a.basis_std:
         with torch.no_grad():
             gen.basis.normal_(0, a.basis_std, generator=torch.Generator().manual_seed(5))

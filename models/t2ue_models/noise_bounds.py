@@ -1,0 +1,267 @@
+"""What could *any* noise of this size do against the hackers? Reference noises, some of them oracles.
+
+    python -m t2ue_models.noise_bounds [--variants LIST] [--cls-steps 260] [--clip-steps 150] \
+        [--out DIR] [--report models/reports/noise-bounds/REPORT.md]
+
+The efficacy report (t2ue_models.efficacy) says whether the shipped generator protects. This script says
+what would: it protects the Fashion-MNIST and clip-art training splits with hand-made noises, trains the
+same t2ue_eval hackers for the same fixed step counts as the efficacy run (classifier 260, CLIP A 150), and
+tests them on the clean test splits. Variants (amplitude in 8-bit levels after '@', default the bundle's
+RMS cap, 4.2, so a +-a sign pattern has exactly the cap's energy):
+
+  clean              no noise (reference)
+  shipped            the shipped generator (phase-2 energy-capped checkpoint of the run directory) in
+                     PyTorch, z from a fixed key and the caption by the contract's KDF, as the CLI does
+  label-px@A         ORACLE: one random +-A pattern per Fashion-MNIST *label*, per pixel
+  label-block@A      ORACLE: one random +-A pattern per label on an 8x8 grid of blocks (low frequency)
+  caption-block@A    one random +-A block pattern per distinct caption (sample-wise, no semantics)
+  words@A            the sum of one random block pattern per distinct word of the caption, scaled to RMS A
+                     (bag of words: the easiest caption -> noise map for a text tower to learn)
+  projection         a fixed random projection of the surrogate's caption embedding onto the 8x8 grid,
+                     tanh, energy-capped (semantic, training-free)
+  cluster<K>@A       the caption embedding's nearest of K k-means centroids (over the generator's target
+                     captions) picks one random +-A block pattern (cluster-wise noise)
+
+Label oracles need labels, so they run on Fashion-MNIST only. Images are protected as the shipped path
+does (add, round, clip to 8 bits) at the cached data's resolution. Results are cached per variant,
+dataset and step count under --out; a killed run resumes.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import data as D
+from . import train as T
+from .paths import cache_dir, data_dir, runs_dir
+
+DEFAULT_VARIANTS = ("clean,shipped,label-px@8,label-block@8,label-block,caption-block@8,caption-block,"
+                    "words,projection,cluster512")
+GRID = 8          # block patterns live on a GRID x GRID grid, upsampled (nearest) to the image size
+KEY = bytes(range(32))
+
+
+def parse_variant(v: str, default_amp: float):
+    name, _, amp = v.partition("@")
+    return name, float(amp) if amp else default_amp
+
+
+def sign_patterns(n: int, seeds, res: int) -> torch.Tensor:
+    """n random +-1 patterns [n, 3, GRID, GRID] upsampled to res; seeds: one int per pattern."""
+    P = torch.stack([torch.randint(0, 2, (3, GRID, GRID), generator=torch.Generator().manual_seed(int(s))).float() * 2 - 1
+                     for s in seeds])
+    return F.interpolate(P, size=(res, res), mode="nearest")
+
+
+def caption_seed(c: str) -> int:
+    return int.from_bytes(hashlib.sha256(c.encode()).digest()[:8], "little") >> 1
+
+
+def energy_cap(d: torch.Tensor, cap: float) -> torch.Tensor:
+    rms = d.pow(2).mean(dim=(1, 2, 3), keepdim=True).add(1e-12).sqrt()
+    return d * torch.clamp(cap / rms, max=1.0)
+
+
+class Noises:
+    """delta (pixel units, [N, 3, R, R]) for a list of captions (and labels, for the oracles)."""
+
+    def __init__(self, R: int, rms_cap_levels: float):
+        self.R, self.cap = R, rms_cap_levels / 255.0
+        self.rd = runs_dir() / f"clipart-mnv2-minilm-r{R}"
+        self._sur, self._gen, self._corpus, self._kmeans = None, None, None, {}
+
+    def embed(self, captions: list[str]) -> torch.Tensor:
+        """The trained surrogate's caption embeddings (loaded on first use: oracles do not need it)."""
+        if self._sur is None:
+            from .pipeline import load_surrogate
+            from .text import Tokenizer
+            self._sur, self._tok = load_surrogate(self.rd), Tokenizer()
+        return T.text_embeddings(self._sur, self._tok, captions)
+
+    def corpus(self) -> torch.Tensor:
+        """Embeddings of the generator's target captions (what the k-means clusters are fitted on)."""
+        if self._corpus is None:
+            from .pipeline import generator_data
+            self._corpus = self.embed(generator_data(data_dir() / f"r{self.R}")[1])
+        return self._corpus
+
+    def __call__(self, variant: str, amp: float, captions: list[str], labels) -> torch.Tensor:
+        a, R = amp / 255.0, self.R
+        if variant not in ("clean", "shipped", "label-px", "label-block", "caption-block", "words", "projection") and not (
+                variant.startswith("cluster") and variant[len("cluster"):].isdigit()):
+            raise ValueError(f"unknown variant {variant!r}")
+        if variant == "clean":
+            return torch.zeros(len(captions), 3, R, R)
+        if variant in ("label-px", "label-block"):
+            if labels is None:
+                raise ValueError(f"{variant} needs labels")
+            if variant == "label-px":
+                P = torch.randint(0, 2, (int(labels.max()) + 1, 3, R, R), generator=torch.Generator().manual_seed(3)).float() * 2 - 1
+            else:
+                P = sign_patterns(int(labels.max()) + 1, range(100, 100 + int(labels.max()) + 1), R)
+            return a * P[torch.as_tensor(labels, dtype=torch.long)]
+        if variant == "caption-block":
+            return a * sign_patterns(len(captions), [caption_seed(c) for c in captions], R)
+        if variant == "words":
+            out = []
+            for c in captions:
+                words = sorted(set(re.findall(r"[a-z0-9]+", c.lower()))) or [""]
+                S = sign_patterns(len(words), [caption_seed("word:" + w) for w in words], R).sum(0)
+                out.append(a * S / S.pow(2).mean().add(1e-12).sqrt())
+            return torch.stack(out)
+        et = self.embed(captions)
+        if variant == "shipped":
+            from .kdf import latent_z
+            from .pipeline import load_generator
+            if self._gen is None:
+                self._gen = load_generator(self.rd, R, float(self.cap * 255.0)).eval()
+            z = torch.from_numpy(np.stack([latent_z(KEY, c, self._gen.latent_dim) for c in captions]))
+            with torch.no_grad():
+                return torch.cat([self._gen(et[i:i + 256], z[i:i + 256]) for i in range(0, len(captions), 256)])
+        if variant == "projection":
+            W = torch.randn(et.shape[1], 3 * GRID * GRID, generator=torch.Generator().manual_seed(11))
+            c = et @ W
+            c = F.interpolate((c / c.std(dim=1, keepdim=True)).view(-1, 3, GRID, GRID), size=(R, R), mode="nearest")
+            return energy_cap((8 / 255.0) * torch.tanh(3.0 * c), self.cap)
+        if variant.startswith("cluster"):
+            from .nets import kmeans
+            k = int(variant[len("cluster"):])
+            if k not in self._kmeans:
+                self._kmeans[k] = kmeans(self.corpus(), k, seed=0)
+            assign = (et @ self._kmeans[k].t()).argmax(1)
+            return a * sign_patterns(k, range(1000, 1000 + k), R)[assign]
+
+
+def protect(images_u8: np.ndarray, delta: torch.Tensor) -> np.ndarray:
+    x = images_u8.astype(np.float32) + delta.permute(0, 2, 3, 1).numpy() * 255.0
+    return np.clip(np.round(x), 0, 255).astype(np.uint8)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean(axis=(1, 2, 3))
+    return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-12))))
+
+
+def label_consistency(delta: torch.Tensor, labels: np.ndarray) -> list[float]:
+    """Mean cosine of the GRID-pooled noise between images of the same label and of different labels."""
+    X = F.normalize(F.adaptive_avg_pool2d(delta, GRID).flatten(1), dim=1)
+    S = (X @ X.t()).numpy()
+    y = np.asarray(labels)
+    same = (y[:, None] == y[None]) & ~np.eye(len(y), dtype=bool)
+    return [round(float(S[same].mean()), 3), round(float(S[y[:, None] != y[None]].mean()), 3)]
+
+
+def run_one(noises: Noises, v: str, amp: float, name: str, steps: int, threads: int) -> dict:
+    from t2ue_eval.hackers import train_classifier, train_clip
+    from t2ue_eval.splits import Split
+    ddir = data_dir() / f"r{noises.R}"
+    tr, te = D.load(ddir / f"{name}_train.npz"), D.load(ddir / f"{name}_test.npz")
+    labels = tr["labels"] if tr["labels"][0] >= 0 else None
+    caps = [str(c) for c in tr["captions"]]
+    uniq = sorted(set(caps))
+    row = {c: i for i, c in enumerate(uniq)}
+    if v.startswith("label"):
+        delta = noises(v, amp, caps, labels)
+    else:
+        delta = noises(v, amp, uniq, None)[torch.tensor([row[c] for c in caps])]
+    prot = protect(tr["images"], delta)
+    res = {"variant": v, "amp_levels": amp, "dataset": name, "steps": steps, "psnr_db": round(psnr(tr["images"], prot), 2),
+           "delta_rms_levels": round(float(delta.pow(2).mean().sqrt() * 255), 3)}
+    if labels is not None:
+        res["noise_cos_same_diff_label"] = label_consistency(delta, labels)
+    te_labels = te["labels"] if te["labels"][0] >= 0 else None
+    s_tr, s_te = Split(prot, caps, [], labels), Split(te["images"], [str(c) for c in te["captions"]], [], te_labels)
+    t0 = time.time()
+    if name == "fmnist":
+        r = train_classifier(s_tr, s_te, steps=steps, threads=threads, log=lambda m: None)
+        res.update(accuracy=r["test"]["accuracy"], train_accuracy=r["train_subset"]["accuracy"],
+                   random_accuracy=r["test"].get("random"))
+    else:
+        r = train_clip(s_tr, s_te, arch="A", steps=steps, threads=threads, log=lambda m: None)
+        t = r["test"]
+        res.update({"i2t_R@10": t["i2t"]["R@10"], "t2i_R@10": t["t2i"]["R@10"],
+                    "random_R@10": t["i2t_random"]["R@10"], "train_i2t_R@10": r["train_subset"]["i2t"]["R@10"]})
+    res["seconds"] = round(time.time() - t0, 1)
+    return res
+
+
+def write_report(results: list[dict], path: Path, args: dict) -> None:
+    def fmt(x):
+        return "—" if x is None else (f"{x:.1f}" if isinstance(x, float) else str(x))
+    by = {(r["variant"], r["amp_levels"], r["dataset"]): r for r in results}
+    keys = sorted({(r["variant"], r["amp_levels"]) for r in results}, key=lambda k: [r["variant"] for r in results].index(k[0]))
+    lines = ["# What could any noise do? Reference noises against the same hackers",
+             "",
+             f"Regenerate: `python -m t2ue_models.noise_bounds --variants {args['variants']} --cls-steps {args['cls_steps']} "
+             f"--clip-steps {args['clip_steps']}` (from `models/`, the project venv; ~2 min per cell on 2 cores).",
+             "Hackers and step counts are the efficacy run's (`t2ue_eval`, classifier and CLIP A from scratch, one seed);",
+             "training sets protected in Python at 64 px, tested on the clean test splits. Amplitudes in 8-bit levels;",
+             "4.2 is the shipped bundle's RMS cap (PSNR ~37 dB), 8 is the L-inf budget epsilon.",
+             "",
+             "| noise | amplitude | Fashion-MNIST classifier acc. % (train) | noise cos same / diff label | PSNR dB | clip-art CLIP A R@10 I2T / T2I % (train I2T) |",
+             "|---|---|---|---|---|---|"]
+    for v, amp in keys:
+        f, c = by.get((v, amp, "fmnist")), by.get((v, amp, "clipart"))
+        cls = f"{fmt(f['accuracy'])} ({fmt(f['train_accuracy'])})" if f else "—"
+        cos = " / ".join(map(str, f["noise_cos_same_diff_label"])) if f else "—"
+        clean = (f or c)["delta_rms_levels"] == 0
+        ps = "∞" if clean else fmt((f or c)["psnr_db"])
+        if clean:
+            amp, cos = 0.0, "—"
+        clip = f"{fmt(c['i2t_R@10'])} / {fmt(c['t2i_R@10'])} ({fmt(c['train_i2t_R@10'])})" if c else "—"
+        lines.append(f"| {v} | {amp:g} | {cls} | {cos} | {ps} | {clip} |")
+    rnd = next((r for r in results if r["dataset"] == "fmnist"), {}).get("random_accuracy")
+    rr = next((r for r in results if r["dataset"] == "clipart"), {}).get("random_R@10")
+    lines += ["", f"Random guessing: classifier {fmt(rnd)} %, CLIP R@10 {fmt(rr)} %. Targets (issue 5): classifier <= 20 %, "
+              "R@10 <= 2x random.", ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--variants", default=DEFAULT_VARIANTS)
+    ap.add_argument("--datasets", default="fmnist,clipart")
+    ap.add_argument("--cls-steps", type=int, default=260)
+    ap.add_argument("--clip-steps", type=int, default=150)
+    ap.add_argument("--amp", type=float, default=4.2, help="default amplitude in 8-bit levels (the bundle's RMS cap)")
+    ap.add_argument("--R", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=None, help="result cache (default $T2UE_CACHE/noise-bounds)")
+    ap.add_argument("--report", default=str(Path(__file__).resolve().parents[1] / "reports" / "noise-bounds" / "REPORT.md"))
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    out = Path(a.out) if a.out else cache_dir() / "noise-bounds"
+    out.mkdir(parents=True, exist_ok=True)
+    noises = Noises(a.R, a.amp)
+    results = []
+    for spec in a.variants.split(","):
+        v, amp = parse_variant(spec, a.amp)
+        for name in a.datasets.split(","):
+            if v.startswith("label") and name != "fmnist":
+                continue
+            steps = a.cls_steps if name == "fmnist" else a.clip_steps
+            f = out / f"{v}@{amp:g}-{name}-{steps}.json"
+            if f.exists():
+                r = json.loads(f.read_text())
+            else:
+                print(f"[noise-bounds] {v}@{amp:g} on {name}, {steps} steps ...", flush=True)
+                r = run_one(noises, v, amp, name, steps, a.threads)
+                f.write_text(json.dumps(r, indent=1))
+            print(f"[noise-bounds] {json.dumps(r)}", flush=True)
+            results.append(r)
+    write_report(results, Path(a.report), vars(a))
+    print(f"[noise-bounds] wrote {a.report}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""The reference noises of t2ue_models.noise_bounds: shapes, amplitudes, and that the oracles are what they
+claim (label-wise noise is identical within a label, caption-wise noise is per caption). No surrogate needed."""
+import numpy as np
+import pytest
+import torch
+
+from t2ue_models import noise_bounds as NB
+
+
+def test_label_oracles_are_label_consistent():
+    n = NB.Noises(R=64, rms_cap_levels=4.2)
+    labels = np.array([0, 1, 2, 0, 1, 2, 0])
+    for v in ("label-px", "label-block"):
+        d = n(v, 8.0, ["x"] * len(labels), labels)
+        assert d.shape == (7, 3, 64, 64)
+        assert torch.allclose(d.abs(), torch.full_like(d, 8 / 255))
+        assert torch.equal(d[0], d[3]) and torch.equal(d[0], d[6]) and not torch.equal(d[0], d[1])
+        same, diff = NB.label_consistency(d, labels)
+        assert same == pytest.approx(1.0) and diff < 0.5
+    blocks = n("label-block", 4.2, ["x"] * 3, labels[:3])
+    assert torch.equal(blocks[:, :, :8, :8], blocks[:, :, :1, :1].expand(-1, -1, 8, 8))   # constant 8x8 blocks
+    with pytest.raises(ValueError, match="needs labels"):
+        n("label-px", 8.0, ["x"], None)
+
+
+def test_caption_blocks_follow_the_caption_and_protect_rounds():
+    n = NB.Noises(R=64, rms_cap_levels=4.2)
+    d = n("caption-block", 4.2, ["a cat", "a dog", "a cat"], None)
+    assert torch.equal(d[0], d[2]) and not torch.equal(d[0], d[1])
+    assert float(d.pow(2).mean().sqrt() * 255) == pytest.approx(4.2, rel=1e-5)
+    img = np.full((3, 64, 64, 3), 128, np.uint8)
+    p = NB.protect(img, d)
+    assert p.dtype == np.uint8 and set(np.unique(p.astype(int) - 128)) <= {-4, 4}
+    assert NB.psnr(img, p) == pytest.approx(10 * np.log10(255 ** 2 / 16), abs=1e-6)
+    assert NB.parse_variant("cluster512@8", 4.2) == ("cluster512", 8.0)
+    assert NB.parse_variant("projection", 4.2) == ("projection", 4.2)
+    with pytest.raises(ValueError, match="unknown variant"):
+        n("nonsense", 1.0, ["a"], None)
+
+
+def test_energy_cap_only_scales_down():
+    d = torch.full((2, 3, 4, 4), 8 / 255)
+    d[1] *= 0.1
+    c = NB.energy_cap(d, 4.2 / 255)
+    assert float(c[0].pow(2).mean().sqrt() * 255) == pytest.approx(4.2, rel=1e-4)
+    assert torch.equal(c[1], d[1])
+
+
+def test_words_noise_is_a_bag_of_words():
+    n = NB.Noises(R=64, rms_cap_levels=4.2)
+    d = n("words", 4.2, ["a red cat", "cat red a", "A red dog."], None)
+    assert torch.equal(d[0], d[1]) and not torch.equal(d[0], d[2])
+    assert float(d[2].pow(2).mean().sqrt() * 255) == pytest.approx(4.2, rel=1e-5)
+    # shared words make the codes correlate
+    cos = torch.nn.functional.cosine_similarity(d[0].flatten(), d[2].flatten(), dim=0)
+    assert 0.2 < float(cos) < 0.95
