@@ -41,6 +41,7 @@ import torch.nn.functional as F
 
 from . import data as D
 from . import train as T
+from .ablate import psnr
 from .paths import cache_dir, data_dir, runs_dir
 
 DEFAULT_VARIANTS = ("clean,shipped,label-px@8,label-block@8,label-block,caption-block@8,caption-block,"
@@ -145,11 +146,6 @@ def protect(images_u8: np.ndarray, delta: torch.Tensor) -> np.ndarray:
     return np.clip(np.round(x), 0, 255).astype(np.uint8)
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean(axis=(1, 2, 3))
-    return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-12))))
-
-
 def label_consistency(delta: torch.Tensor, labels: np.ndarray) -> list[float]:
     """Mean cosine of the GRID-pooled noise between images of the same label and of different labels."""
     X = F.normalize(F.adaptive_avg_pool2d(delta, GRID).flatten(1), dim=1)
@@ -197,7 +193,7 @@ def write_report(results: list[dict], path: Path, args: dict) -> None:
     def fmt(x):
         return "—" if x is None else (f"{x:.1f}" if isinstance(x, float) else str(x))
     by = {(r["variant"], r["amp_levels"], r["dataset"]): r for r in results}
-    keys = sorted({(r["variant"], r["amp_levels"]) for r in results}, key=lambda k: [r["variant"] for r in results].index(k[0]))
+    keys = list(dict.fromkeys((r["variant"], r["amp_levels"]) for r in results))    # in --variants order
     lines = ["# What could any noise do? Reference noises against the same hackers",
              "",
              f"Regenerate: `python -m t2ue_models.noise_bounds --variants {args['variants']} --cls-steps {args['cls_steps']} "
