@@ -12,7 +12,9 @@ so both methods are compared against the same model, and the round schedule is s
 """
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -88,12 +90,34 @@ def pgd(sur: Surrogate, x, delta, txt_emb, steps: int, alpha: float = 1 / 255, e
 
 
 def run_mem(sur, tok, images_u8, captions, k: int, rounds: int = 10, hotflip_rounds: int = 3,
-            pgd_steps: int = 8, bs: int = 50, seed: int = 0, log=print):
-    """MEM-k (k=0 gives EM: no trigger, no shuffling). Returns deltas, triggered captions, seconds."""
+            pgd_steps: int = 8, bs: int = 50, seed: int = 0, log=print, resume_dir=None):
+    """MEM-k (k=0 gives EM: no trigger, no shuffling). Returns deltas, triggered captions, seconds.
+
+    With resume_dir, each finished batch is saved there (atomically) and a rerun skips the batches
+    already saved, so a long run that is killed loses one batch at most. Results are the same as one
+    uninterrupted run: the shuffling RNG is advanced past the skipped batches' draws. The seconds
+    returned are the compute seconds of all batches, saved ones included."""
     rng = np.random.default_rng(seed)
     t0 = time.time()
+    secs = 0.0
     deltas, trig_ids, trig_masks = [], [], []
+    if resume_dir is not None:
+        resume_dir = Path(resume_dir)
+        resume_dir.mkdir(parents=True, exist_ok=True)
     for b in range(0, len(images_u8), bs):
+        n_b = len(images_u8[b: b + bs])
+        saved = resume_dir / f"batch-{b:07d}-k{k}.npz" if resume_dir is not None else None
+        if saved is not None and saved.exists():
+            z = np.load(saved)
+            if z["delta"].shape[0] == n_b:
+                for _ in range(rounds - hotflip_rounds if k else 0):
+                    rng.permutation(n_b)                # same RNG state as an uninterrupted run
+                deltas.append(torch.from_numpy(z["delta"]))
+                trig_ids.append(z["ids"])
+                trig_masks.append(z["mask"])
+                secs += float(z["secs"])
+                continue
+        tb = time.time()
         x = T.to_tensor(images_u8[b: b + bs])
         ids, mask = tok(list(captions[b: b + bs]))
         trig = np.full((len(x), k), tok.tok.token_to_id("the") or FIRST_WORD_ID, np.int64)
@@ -113,11 +137,16 @@ def run_mem(sur, tok, images_u8, captions, k: int, rounds: int = 10, hotflip_rou
                     te = _text_emb(sur, tid, tm)
                 delta = pgd(sur, x, delta, te, pgd_steps)
         tid, tm = _with_trigger(ids, mask, trig) if k else (ids, mask)
+        secs += time.time() - tb
+        if saved is not None:
+            tmp = saved.with_name(saved.stem + ".partial.npz")
+            np.savez(tmp, delta=delta.numpy(), ids=tid, mask=tm, secs=np.float64(time.time() - tb))
+            os.replace(tmp, saved)
         deltas.append(delta)
         trig_ids.append(tid)
         trig_masks.append(tm)
         log(f"  [{'MEM-%d' % k if k else 'EM'}] {b + len(x)}/{len(images_u8)} images, {time.time() - t0:.0f}s")
-    return torch.cat(deltas), np.concatenate(trig_ids), np.concatenate(trig_masks), time.time() - t0
+    return torch.cat(deltas), np.concatenate(trig_ids), np.concatenate(trig_masks), secs
 
 
 @torch.no_grad()

@@ -190,7 +190,8 @@ def baseline_split(kind: str, src: Path, dst: Path, threads: int) -> dict:
     for p in sur.parameters():
         p.requires_grad_(False)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    delta, tid, tm, secs = run_mem(sur, tok, imgs, caps, k, log=log)
+    batches = dst.with_name(dst.name + ".batches")      # finished PGD batches: a killed run resumes here
+    delta, tid, tm, secs = run_mem(sur, tok, imgs, caps, k, log=log, resume_dir=batches)
     x = imgs.astype(np.float32) / 255 + delta.permute(0, 2, 3, 1).numpy()
     out = np.clip(np.round(x * 255), 0, 255).astype(np.uint8)
     new_caps = [tok.tok.decode(t[m.astype(bool)].tolist(), skip_special_tokens=True) for t, m in zip(tid, tm)] if k else list(caps)
@@ -202,6 +203,7 @@ def baseline_split(kind: str, src: Path, dst: Path, threads: int) -> dict:
             "peak_rss_mb_process": round(max(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024, 1)}
     _json(tmp / "cost.json", cost)
     os.replace(tmp, dst)
+    shutil.rmtree(batches, ignore_errors=True)
     return cost
 
 
@@ -230,7 +232,7 @@ def baseline_cost(kind: str, src: Path, work: Path, n: int, threads: int) -> dic
 
 
 def run_hacker(kind: str, train: Path, test: Path, out: Path, budget: float, threads: int, extra=(),
-               steps: int = 100000) -> dict:
+               steps: int = 100000, seed: int = 0) -> dict:
     """One hacker run in its own process (python -m t2ue_eval.cli); cached by its JSON result."""
     if out.exists():
         return _json(out)
@@ -238,6 +240,8 @@ def run_hacker(kind: str, train: Path, test: Path, out: Path, budget: float, thr
                                                       else ["train-classifier"])
     cmd += ["--train", str(train), "--test", str(test), "--steps", str(steps)] + (
         ["--time-budget", str(budget)] if budget else []) + ["--threads", str(threads), "--out", str(out)] + list(extra)
+    if seed:
+        cmd += ["--seed", str(seed)]
     log(f"[hacker] {' '.join(cmd[2:])}")
     env = {**os.environ, "PYTHONPATH": str(MODELS_DIR)}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -276,6 +280,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n-train", type=int, default=None)
     ap.add_argument("--n-test", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--hacker-seeds", default="",
+                    help="extra hacker seeds (e.g. 1,2): every hacker run of this invocation is repeated with each "
+                         "(same protected data, other initialisation and batch order); the report gives the spread")
     ap.add_argument("--data-dir", default=None, help="directory of the dataset .npz files (default: build them)")
     a = ap.parse_args(argv)
     bundle = Path(a.bundle).resolve()
@@ -343,6 +350,14 @@ def main(argv=None) -> int:
             r["efficacy_steps"] = a.steps if not a.budget else None
             _json(out, r)
         results[f"{c}|{h}|{pre}"] = r
+        for s in [int(x) for x in a.hacker_seeds.split(",") if x and int(x) != 0]:
+            o = out.with_name(f"{out.stem}-seed{s}.json")
+            rs = run_hacker(h, splits[(c, f"{ds}_train")], clean[f"{ds}_test"], o, a.budget, a.threads, extra,
+                            steps=int(steps_of.get(h, 100000)), seed=s)
+            if rs.get("efficacy_seed") != s:
+                rs.update(efficacy_key=f"{c}|{h}|{pre}", efficacy_seed=s,
+                          efficacy_steps=a.steps if not a.budget else None)
+                _json(o, rs)
     for c in conds:                 # image quality of each condition's stored clip-art training images
         qf = work / c / "quality.json"
         if c != "clean" and not qf.exists() and (c, "clipart_train") in splits:
@@ -351,11 +366,17 @@ def main(argv=None) -> int:
     # the report covers every result in this work directory, so runs made by earlier invocations (other
     # --conditions / --robustness lists) add up; within one hacker mode (fixed steps or budget) only
     mode = a.steps if not a.budget else f"budget {a.budget:g}"
+    seeds: dict = {}                # key -> {seed: result}, seed 0 being the run in `results`
     for f in sorted((work / "results").glob("*.json")):
         r = _json(f)
         k = r.get("efficacy_key")
-        if k and k not in results and _mode(r) == mode:
+        if not k or _mode(r) != mode:
+            continue
+        if r.get("efficacy_seed"):
+            seeds.setdefault(k, {})[r["efficacy_seed"]] = r
+        elif k not in results:
             results[k] = r
+    seeds = {k: {0: results[k], **v} for k, v in seeds.items() if k in results}
     order = ["clean", "t2ue", "t2ue@80", "t2ue@50", "t2ue@20", "random", "em", "mem3", "mem5", "regen-wrongkey",
              "regen-rightkey"]
     results = dict(sorted(results.items(), key=lambda kv: (
@@ -371,7 +392,7 @@ def main(argv=None) -> int:
         k = (f.stem.rsplit("-", 1)[0] + " (cost only)", "clipart_train")
         costs.setdefault(k, _json(f))
     from .efficacy_report import write_report
-    rep = write_report(Path(a.report), results=results, quality=quality,
+    rep = write_report(Path(a.report), results=results, quality=quality, seeds=seeds,
                        costs={f"{c}|{d}": v for (c, d), v in costs.items()},
                        meta={"bundle": man["name"], "bundle_version": man["version"], "generator_sha256": gen_sha,
                              "budget_s": a.budget, "steps": a.steps if not a.budget else None, "threads": a.threads, "seed": a.seed, "machine": platform.machine(),

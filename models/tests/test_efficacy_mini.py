@@ -78,3 +78,13 @@ def test_efficacy_miniature(tmp_path):
                    str(report), "--data-dir", str(data), "--conditions", CONDS,
                    "--hackers", "clipA,cls", "--robustness", "jpeg75", "--budget", "3", "--threads", "1"]) == 0
     assert before == {p: p.stat().st_mtime for p in (work / "results").glob("*.json")}
+    # extra hacker seeds: same protected data, seed-suffixed results, a spread table and the spread in the target
+    assert E.main(["--bundle", str(REPO / "tests/fixtures/tiny-bundle"), "--work", str(work), "--report",
+                   str(report), "--data-dir", str(data), "--conditions", "clean,t2ue", "--hackers", "cls",
+                   "--hacker-seeds", "1", "--budget", "3", "--threads", "1"]) == 0
+    r1 = json.loads((work / "results" / "t2ue-cls-seed1.json").read_text())
+    assert r1["efficacy_seed"] == 1 and r1["config"]["seed"] == 1 and r1["efficacy_key"] == "t2ue|cls|"
+    assert before == {p: p.stat().st_mtime for p in before}       # seed 0 runs reused, not retrained
+    text = (report / "REPORT.md").read_text()
+    assert "Spread over hacker seeds" in text and "| t2ue | cls | - | 2 |" in text
+    assert "over 2 hacker seeds mean" in text

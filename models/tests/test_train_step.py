@@ -93,6 +93,23 @@ def test_mem_and_em_one_round():
         assert tid.shape == (4, tok.L) and (tm.sum(1) >= 3).all()
 
 
+def test_mem_resume_matches_an_uninterrupted_run(tmp_path):
+    from t2ue_models.baselines import run_mem
+    sur, imgs, caps = _tiny()
+    for p in sur.parameters():
+        p.requires_grad_(False)
+    tok = Tokenizer()
+    kw = dict(rounds=3, hotflip_rounds=1, pgd_steps=1, bs=2, log=lambda *_: None)
+    d0, t0, m0, _ = run_mem(sur, tok, imgs[:4], caps[:4], 2, **kw)
+    run_mem(sur, tok, imgs[:4], caps[:4], 2, resume_dir=tmp_path, **kw)
+    saved = sorted(tmp_path.glob("batch-*.npz"))
+    assert len(saved) == 2
+    saved[1].unlink()                       # "killed" after the first batch: it is reused, the second redone
+    d1, t1, m1, secs = run_mem(sur, tok, imgs[:4], caps[:4], 2, resume_dir=tmp_path, **kw)
+    assert torch.allclose(d0, d1, atol=1e-6) and (t0 == t1).all() and (m0 == m1).all() and secs > 0
+    assert len(list(tmp_path.glob("*.partial*"))) == 0
+
+
 def test_key_roll_is_a_key_dependent_permutation():
     from t2ue_models.nets import key_roll
     d = torch.randn(2, 3, 16, 16)
