@@ -391,6 +391,9 @@ def main(argv=None) -> int:
     for f in sorted((work / "cost-only").glob("*.json")) if (work / "cost-only").exists() else []:
         k = (f.stem.rsplit("-", 1)[0] + " (cost only)", "clipart_train")
         costs.setdefault(k, _json(f))
+    costs = dict(sorted(costs.items(), key=lambda kv: (      # stable order, whichever invocation made them
+        kv[0][0].endswith("(cost only)"), order.index(kv[0][0].split(" ")[0]) if kv[0][0].split(" ")[0] in order
+        else 99, kv[0][1])))
     from .efficacy_report import write_report
     rep = write_report(Path(a.report), results=results, quality=quality, seeds=seeds,
                        costs={f"{c}|{d}": v for (c, d), v in costs.items()},
