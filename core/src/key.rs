@@ -8,8 +8,11 @@ use crate::error::{Error, Result};
 /// Salt of the latent KDF; changing it changes every noise ever made.
 pub const LATENT_KDF_SALT: &[u8] = b"t2ue/z/v1";
 
-/// A 32-byte secret that binds noise to its owner: the same key and caption always give the
-/// same noise; without the key, the noise cannot be regenerated (and so not subtracted).
+/// A 32-byte secret that the noise's latent z is derived from: the same key and caption always
+/// give the same noise, another key another z. How much the noise itself depends on z is the
+/// bundle's generator's business: in the default bundle 1.2.0 hardly at all (one caption's noise
+/// under two keys has cosine 0.998, `models/reports/key-probe/REPORT.md`), so there a guessed key
+/// regenerates nearly the same noise.
 /// Keep it in the platform's key store. The bytes are wiped when the key is dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProtectionKey([u8; 32]);

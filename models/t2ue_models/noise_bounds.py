@@ -12,6 +12,13 @@ RMS cap, 4.2, so a +-a sign pattern has exactly the cap's energy):
   clean              no noise (reference)
   shipped            the shipped generator (phase-2 energy-capped checkpoint of the run directory) in
                      PyTorch, z from a fixed key and the caption by the contract's KDF, as the CLI does
+  bundle             the committed default bundle's graphs in onnxruntime (what ships, int8 weights; needs no
+                     run directory), z by the contract's KDF from a fixed key and the caption
+  bundle-keyz        the same graphs, z from the key alone (the KDF with an empty caption): one z for every
+                     caption, so the noise depends on the caption only through e_t
+  bundle-z0          the same graphs, z = 0
+  bundle-mask<B>     the `bundle` noise times a key-derived +-1 mask on BxB pixel blocks (one mask per key, the
+                     same for every caption): a structural way to make the key matter (see docs/efficacy.md)
   label-px@A         ORACLE: one random +-A pattern per Fashion-MNIST *label*, per pixel
   label-block@A      ORACLE: one random +-A pattern per label on an 8x8 grid of blocks (low frequency)
   caption-block@A    one random +-A block pattern per distinct caption (sample-wise, no semantics)
@@ -66,6 +73,14 @@ def caption_seed(c: str) -> int:
     return int.from_bytes(hashlib.sha256(c.encode()).digest()[:8], "little") >> 1
 
 
+def key_mask(key: bytes, block: int, res: int) -> torch.Tensor:
+    """A +-1 mask [3, res, res] constant on block x block tiles, drawn from a hash of the key."""
+    g = -(-res // block)
+    seed = int.from_bytes(hashlib.sha256(b"t2ue/mask/experiment" + key).digest()[:8], "little") >> 1
+    m = torch.randint(0, 2, (1, 3, g, g), generator=torch.Generator().manual_seed(seed)).float() * 2 - 1
+    return F.interpolate(m, scale_factor=block, mode="nearest")[0, :, :res, :res]
+
+
 def energy_cap(d: torch.Tensor, cap: float) -> torch.Tensor:
     rms = d.pow(2).mean(dim=(1, 2, 3), keepdim=True).add(1e-12).sqrt()
     return d * torch.clamp(cap / rms, max=1.0)
@@ -78,6 +93,7 @@ class Noises:
         self.R, self.cap = R, rms_cap_levels / 255.0
         self.rd = runs_dir() / f"clipart-mnv2-minilm-r{R}"
         self._sur, self._gen, self._corpus, self._kmeans = None, None, None, {}
+        self.key = KEY
 
     def embed(self, captions: list[str]) -> torch.Tensor:
         """The trained surrogate's caption embeddings (loaded on first use: oracles do not need it)."""
@@ -86,6 +102,37 @@ class Noises:
             from .text import Tokenizer
             self._sur, self._tok = load_surrogate(self.rd), Tokenizer()
         return T.text_embeddings(self._sur, self._tok, captions)
+
+    def bundle_noise(self, variant: str, captions: list[str]) -> torch.Tensor:
+        """delta from the committed default bundle through onnxruntime; z per `variant` (see the module doc)."""
+        import onnxruntime as ort
+        from .kdf import latent_z
+        from .text import Tokenizer
+        if variant.startswith("bundle-mask") and variant[len("bundle-mask"):].isdigit():
+            return self.bundle_noise("bundle", captions) * key_mask(self.key, int(variant[len("bundle-mask"):]), self.R)
+        z_mode = {"bundle": "caption", "bundle-keyz": "key", "bundle-z0": "zero"}.get(variant)
+        if z_mode is None:
+            raise ValueError(f"unknown variant {variant!r}")
+        b = Path(__file__).resolve().parents[1] / "bundles" / "clipart-mnv2-minilm"
+        m = json.loads((b / "manifest.json").read_text())
+        if m["resolution"] != self.R:
+            raise ValueError(f"the default bundle is {m['resolution']} px, not {self.R}")
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = torch.get_num_threads()
+        te = ort.InferenceSession(str(b / "text_encoder.onnx"), so, providers=["CPUExecutionProvider"])
+        gen = ort.InferenceSession(str(b / "generator.onnx"), so, providers=["CPUExecutionProvider"])
+        tok, zd = Tokenizer(b / "tokenizer.json", m["context_length"], m["tokenizer"]["pad_id"]), m["latent_dim"]
+        out = []
+        for i in range(0, len(captions), 256):
+            chunk = captions[i:i + 256]
+            ids, mask = tok(chunk)
+            et = te.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            if z_mode == "zero":
+                z = np.zeros((len(chunk), zd), np.float32)
+            else:
+                z = np.stack([latent_z(self.key, c if z_mode == "caption" else "", zd) for c in chunk]).astype(np.float32)
+            out.append(torch.from_numpy(gen.run(None, {"text_embedding": et, "z": z})[0]))
+        return torch.cat(out)
 
     def corpus(self) -> torch.Tensor:
         """Embeddings of the generator's target captions (what the k-means clusters are fitted on)."""
@@ -96,6 +143,8 @@ class Noises:
 
     def __call__(self, variant: str, amp: float, captions: list[str], labels) -> torch.Tensor:
         a, R = amp / 255.0, self.R
+        if variant.startswith("bundle"):
+            return self.bundle_noise(variant, captions)
         if variant not in ("clean", "shipped", "label-px", "label-block", "caption-block", "words", "projection") and not (
                 variant.startswith("cluster") and variant[len("cluster"):].isdigit()):
             raise ValueError(f"unknown variant {variant!r}")
@@ -124,7 +173,7 @@ class Noises:
             from .pipeline import load_generator
             if self._gen is None:
                 self._gen = load_generator(self.rd, R, float(self.cap * 255.0)).eval()
-            z = torch.from_numpy(np.stack([latent_z(KEY, c, self._gen.latent_dim) for c in captions]))
+            z = torch.from_numpy(np.stack([latent_z(self.key, c, self._gen.latent_dim) for c in captions]))
             with torch.no_grad():
                 return torch.cat([self._gen(et[i:i + 256], z[i:i + 256]) for i in range(0, len(captions), 256)])
         if variant == "projection":

@@ -54,3 +54,29 @@ def test_words_noise_is_a_bag_of_words():
     # shared words make the codes correlate
     cos = torch.nn.functional.cosine_similarity(d[0].flatten(), d[2].flatten(), dim=0)
     assert 0.2 < float(cos) < 0.95
+
+
+def test_bundle_noise_is_the_shipped_path_and_z_modes_differ():
+    """The onnxruntime variants reproduce the bundle's golden vectors (same key, same caption), and the three
+    z modes are what they claim: keyz gives every caption the same z, z0 a zero z."""
+    import json
+    from pathlib import Path
+    g = json.loads((Path(NB.__file__).resolve().parents[1] / "bundles" / "clipart-mnv2-minilm" / "golden.json").read_text())
+    n = NB.Noises(R=64, rms_cap_levels=4.2)
+    cases = g["cases"][:3]
+    for case in cases:
+        n.key = bytes.fromhex(case["key_hex"])
+        d = n("bundle", 4.2, [case["caption"]], None)[0].flatten().numpy()
+        s = case["noise_sample"]
+        got = d[::s["stride"]][:len(s["values"])]
+        assert np.abs(got - np.asarray(s["values"], np.float32)).max() <= g["tolerance"]["noise"]
+    n.key = NB.KEY
+    caps = ["a red bicycle", "a photo of a sneaker", "a red bicycle"]
+    d = {v: n(v, 4.2, caps, None) for v in ("bundle", "bundle-keyz", "bundle-z0")}
+    for v, x in d.items():
+        assert x.shape == (3, 3, 64, 64) and float(x.abs().max()) <= 8 / 255 + 1e-6, v
+        assert torch.equal(x[0], x[2]) and not torch.equal(x[0], x[1]), v
+    assert not torch.allclose(d["bundle"][0], d["bundle-keyz"][0])
+    assert not torch.allclose(d["bundle-keyz"][0], d["bundle-z0"][0])
+    with pytest.raises(ValueError, match="unknown variant"):
+        n("bundle-nonsense", 4.2, ["a"], None)

@@ -414,8 +414,9 @@ pub struct ProtectedPhoto {
     pub report: ProtectionReport,
 }
 
-/// A secret 32-byte key. The noise is bound to it: same key and caption give the same noise,
-/// another key an unrelated one. Keep it in the platform key store (Keystore / Keychain).
+/// A secret 32-byte key: same key and caption give the same noise; another key another latent,
+/// which the default bundle's generator (1.2.0) hardly uses, so its noise stays nearly the same
+/// (see models/reports/key-probe/REPORT.md). Keep it in the platform key store (Keystore / Keychain).
 #[derive(uniffi::Object)]
 pub struct ProtectionKey(t2ue::ProtectionKey);
 
