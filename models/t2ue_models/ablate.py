@@ -42,6 +42,15 @@ def protect_split(gen, sur, tok, d: dict, key: bytes) -> np.ndarray:
     return np.clip(np.round(x), 0, 255).astype(np.uint8)
 
 
+@torch.no_grad()
+def key_cosine(gen, sur, tok, d: dict, n: int = 300) -> float:
+    """Mean cosine between the noises of one caption under two keys (1 = the key changes nothing)."""
+    caps = sorted(set(str(c) for c in d["captions"]))[:n]
+    et = T.text_embeddings(sur, tok, caps)
+    z1, z2 = (torch.from_numpy(np.stack([latent_z(k, c, gen.latent_dim) for c in caps])) for k in (b"\x01" * 32, b"\x02" * 32))
+    return round(float(torch.nn.functional.cosine_similarity(gen(et, z1).flatten(1), gen(et, z2).flatten(1), dim=1).mean()), 4)
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean(axis=(1, 2, 3))
     return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-12))))
@@ -62,6 +71,8 @@ def main(argv=None) -> int:
     ap.add_argument("--p-crop", type=float, default=0.15)
     ap.add_argument("--p-jpeg", type=float, default=0.15)
     ap.add_argument("--synth", type=float, default=0.5)
+    ap.add_argument("--z-div", type=float, default=0.0,
+                    help="weight of the latent-diversity term (two latents per target; 0 = off, the shipped recipe)")
     ap.add_argument("--cls-steps", type=int, default=300)
     ap.add_argument("--clip-steps", type=int, default=400)
     ap.add_argument("--threads", type=int, default=2)
@@ -96,12 +107,14 @@ def main(argv=None) -> int:
             gen, sur, carriers, et, steps=a.steps, bs=64, lr=a.lr, seed=1, log=log, target_weights=weights,
             p_synth=a.synth, heldout=heldout, p_crop=a.p_crop, p_jpeg=a.p_jpeg, learner=learner,
             learner_weight=a.learner_weight, learner_reset=a.learner_reset, learner_lr=a.learner_lr, surrogate_weight=a.surrogate_weight,
-            eval_every=250)
+            eval_every=250, z_div_weight=a.z_div)
         torch.save(gen.state_dict(), out / "generator.pt")
     gen.eval()
     from t2ue_eval.hackers import train_classifier, train_clip
     from t2ue_eval.splits import Split
     key = bytes(range(32))
+    res["key_cos"] = key_cosine(gen, sur, tok, D.load(ddir / "clipart_train.npz"))
+    log(f"[ablate] one caption under two keys, cosine of the noises: {res['key_cos']}")
     for name, steps in (("fmnist", a.cls_steps), ("clipart", a.clip_steps)):
         if name not in a.only.split(","):
             continue

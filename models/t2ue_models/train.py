@@ -98,7 +98,7 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
                     p_synth: float = 0.5, synth_sigma: float = 0.05, heldout=None, eval_every: int = 100,
                     roll_step: int | None = None, stop_after: int | None = None, learner=None,
                     learner_weight: float = 1.0, learner_reset: int = 400, learner_lr: float = 2e-3,
-                    surrogate_weight: float = 1.0):
+                    surrogate_weight: float = 1.0, z_div_weight: float = 0.0):
     """Error-minimising training: min over G of InfoNCE(f_I(scraper(x + delta)), e_t), delta = G(e_t, z),
     z ~ N(0, I); the surrogate is frozen.
 
@@ -114,7 +114,11 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
     With a `learner` (nets.Learner) the objective is also min-min against a model trained from scratch on
     the protected batches: each step the learner takes one step on the (detached) protected batch, then
     the generator's loss adds learner_weight x the learner's InfoNCE on the same batch. The learner is
-    re-initialised every learner_reset steps."""
+    re-initialised every learner_reset steps.
+
+    With z_div_weight > 0 every target also gets a second latent: both noises are trained to protect
+    (their InfoNCE losses averaged) and z_div_weight x the mean cosine between the two is added, so that the
+    noise depends on z (and so on the key) instead of ignoring it."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     sur.eval()
@@ -125,7 +129,7 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
         opt, lambda s: min(1.0, (s + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     w = torch.ones(len(target_emb)) if target_weights is None else torch.as_tensor(target_weights, dtype=torch.float)
     scale = sur.scale().detach()
-    hist, lhist, held, t0 = [], [], [], time.time()
+    hist, lhist, held, zhist, t0 = [], [], [], [], time.time()
     lopt = None
     if learner is not None and learner.n_classes:
         from .nets import kmeans
@@ -143,6 +147,14 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
         xp = augment.scraper(x, delta, gen=g, p_crop=p_crop, p_jpeg=p_jpeg,
                              roll_step=gen.roll_step if roll_step is None else roll_step)
         loss = info_nce(sur.image(xp.contiguous(memory_format=torch.channels_last)), et, scale, ids)
+        if z_div_weight > 0:
+            delta2 = gen(et, torch.randn(bs, gen.latent_dim, generator=g))
+            xp2 = augment.scraper(x, delta2, gen=g, p_crop=p_crop, p_jpeg=p_jpeg,
+                                  roll_step=gen.roll_step if roll_step is None else roll_step)
+            loss2 = info_nce(sur.image(xp2.contiguous(memory_format=torch.channels_last)), et, scale, ids)
+            zcos = F.cosine_similarity(delta.flatten(1), delta2.flatten(1), dim=1).mean()
+            zhist.append(zcos.item())
+            loss = 0.5 * (loss + loss2) + z_div_weight * zcos
         if learner is not None:
             if step % learner_reset == 0:
                 learner.reset(seed * 100003 + step).train()
@@ -168,6 +180,7 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
         hist.append(loss.item())
         if step % 50 == 0 or step == steps - 1:
             lmsg = f" learner {np.mean(lhist[-50:]):.4f}" if lhist else ""
+            lmsg += f" cos(z1, z2) {np.mean(zhist[-50:]):.3f}" if zhist else ""
             log(f"  [generator] step {step:5d} loss {np.mean(hist[-50:]):.4f}{lmsg} ({time.time() - t0:.0f}s)")
         if heldout is not None and (step % eval_every == 0 or step == steps - 1):
             gen.eval()
@@ -185,6 +198,7 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
     return {"steps": len(hist), "final_loss_avg50": float(np.mean(hist[-50:])), "seconds": time.time() - t0,
             "loss_curve": [float(np.mean(hist[i: i + 50])) for i in range(0, len(hist), 50)],
             "learner_curve": [float(np.mean(lhist[i: i + 50])) for i in range(0, len(lhist), 50)],
+            "z_cos_curve": [round(float(np.mean(zhist[i: i + 50])), 4) for i in range(0, len(zhist), 50)],
             "heldout_curve": [[int(a), round(b, 4), round(c, 4)] for a, b, c in held]}
 
 

@@ -65,6 +65,23 @@ def test_learner_min_min_step(clusters):
     assert any(not torch.equal(a, b) for a, b in zip(before, learner.parameters()))
 
 
+def test_latent_diversity_term_pushes_two_latents_apart():
+    sur, imgs, caps = _tiny()
+    uniq, _ = T.caption_ids(caps)
+    et = T.text_embeddings(sur, Tokenizer(), list(uniq))
+    torch.manual_seed(0)
+    gen = Generator(resolution=64)
+    h = T.train_generator(gen, sur, imgs, et, steps=30, bs=4, lr=3e-3, log=lambda *_: None, z_div_weight=5.0,
+                          p_crop=0, p_jpeg=0)
+    assert len(h["z_cos_curve"]) == 1 and np.isfinite(h["final_loss_avg50"])
+    with torch.no_grad():
+        e = et[:4]
+        cos = torch.nn.functional.cosine_similarity(gen(e, torch.randn(4, gen.latent_dim)).flatten(1),
+                                                    gen(e, torch.randn(4, gen.latent_dim)).flatten(1), dim=1)
+    assert float(cos.mean()) < 0.5          # trained to use z: two latents give clearly different noise
+    assert T.train_generator(Generator(resolution=64), sur, imgs, et, steps=1, bs=4, log=lambda *_: None)["z_cos_curve"] == []
+
+
 def test_scraper_ops_differentiable():
     x = torch.rand(2, 3, 64, 64)
     d = (torch.rand(2, 3, 64, 64) * 0.06 - 0.03).requires_grad_()
