@@ -30,11 +30,13 @@ from .text import Tokenizer
 
 
 @torch.no_grad()
-def protect_split(gen, sur, tok, d: dict, key: bytes) -> np.ndarray:
+def protect_split(gen, sur, tok, d: dict, key: bytes, z_rule: str = "caption") -> np.ndarray:
+    """z_rule "caption": z = KDF(key, caption), the bundle contract; "key": z = KDF(key, "") for every
+    caption (one latent per key: the noise depends on the caption only through e_t)."""
     caps = [str(c) for c in d["captions"]]
     uniq = sorted(set(caps))
     et = T.text_embeddings(sur, tok, uniq)
-    z = torch.from_numpy(np.stack([latent_z(key, c, gen.latent_dim) for c in uniq]))
+    z = torch.from_numpy(np.stack([latent_z(key, c if z_rule == "caption" else "", gen.latent_dim) for c in uniq]))
     delta = torch.cat([gen(et[i:i + 256], z[i:i + 256]) for i in range(0, len(uniq), 256)])
     row = {c: i for i, c in enumerate(uniq)}
     idx = torch.tensor([row[c] for c in caps])
@@ -80,6 +82,8 @@ def main(argv=None) -> int:
     ap.add_argument("--basis-res", type=int, default=0, help="resolution of the linear path's patterns (0 = R; lower is upsampled)")
     ap.add_argument("--basis-std", type=float, default=0.0, help="re-draw the linear basis with this std (probe)")
     ap.add_argument("--only", default="fmnist,clipart")
+    ap.add_argument("--z-rule", choices=("caption", "key"), default="caption",
+                    help="latent at protection time: KDF of key + caption (the contract) or of the key alone")
     ap.add_argument("--clean", action="store_true", help="reference: hackers on the clean splits")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -119,7 +123,7 @@ def main(argv=None) -> int:
         if name not in a.only.split(","):
             continue
         tr, te = D.load(ddir / f"{name}_train.npz"), D.load(ddir / f"{name}_test.npz")
-        prot = tr["images"] if a.clean else protect_split(gen, sur, tok, tr, key)
+        prot = tr["images"] if a.clean else protect_split(gen, sur, tok, tr, key, a.z_rule)
         res[f"{name}_psnr_db"] = round(psnr(tr["images"], prot), 2)
         labels = (lambda d: d["labels"] if d["labels"][0] >= 0 else None)
         s_tr = Split(prot, [str(c) for c in tr["captions"]], [], labels(tr))
