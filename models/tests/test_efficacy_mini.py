@@ -88,3 +88,10 @@ def test_efficacy_miniature(tmp_path):
     text = (report / "REPORT.md").read_text()
     assert "Spread over hacker seeds" in text and "| t2ue | cls | - | 2 |" in text
     assert "over 2 hacker seeds mean" in text
+    # the report is rewritable from its results.json alone (the work directory is a cache)
+    from t2ue_models.efficacy_report import rebuild
+    raw = json.loads((report / "results.json").read_text())
+    assert "t2ue|cls|" in raw["results"] and "1" in raw["seeds"]["t2ue|cls|"] and "model" not in raw["results"]["t2ue|cls|"]
+    (report / "REPORT.md").unlink()
+    rebuild(report / "results.json")
+    assert (report / "REPORT.md").read_text() == text
