@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -85,9 +84,7 @@ def mask_attack(noises: NB.Noises, images_u8: np.ndarray, captions: list[str], b
         if n > len(captions):
             break
         corr = (_highpass(y[:n]) * _highpass(d0[:n])).sum(0, keepdim=True)
-        est = torch.sign(F.avg_pool2d(corr, block)) if block > 1 else torch.sign(corr)
-        if block > 1:
-            est = F.interpolate(est, scale_factor=block, mode="nearest")
+        est = F.interpolate(torch.sign(F.avg_pool2d(corr, block)), scale_factor=block, mode="nearest")
         out.append({"block": block, "photos": n, "mask_signs_right_pct": round(float((est[0] == m).float().mean()) * 100, 1)})
     return out
 

@@ -94,6 +94,7 @@ class Noises:
         self.rd = runs_dir() / f"clipart-mnv2-minilm-r{R}"
         self._sur, self._gen, self._corpus, self._kmeans = None, None, None, {}
         self.key = KEY
+        self._ort = None
 
     def embed(self, captions: list[str]) -> torch.Tensor:
         """The trained surrogate's caption embeddings (loaded on first use: oracles do not need it)."""
@@ -103,25 +104,33 @@ class Noises:
             self._sur, self._tok = load_surrogate(self.rd), Tokenizer()
         return T.text_embeddings(self._sur, self._tok, captions)
 
+    def _bundle(self):
+        """(text encoder session, generator session, tokenizer, latent size) of the committed default bundle,
+        loaded once."""
+        if self._ort is None:
+            import onnxruntime as ort
+            from .text import Tokenizer
+            b = Path(__file__).resolve().parents[1] / "bundles" / "clipart-mnv2-minilm"
+            m = json.loads((b / "manifest.json").read_text())
+            if m["resolution"] != self.R:
+                raise ValueError(f"the default bundle is {m['resolution']} px, not {self.R}")
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = torch.get_num_threads()
+            sess = [ort.InferenceSession(str(b / f), so, providers=["CPUExecutionProvider"])
+                    for f in ("text_encoder.onnx", "generator.onnx")]
+            self._ort = (*sess, Tokenizer(b / "tokenizer.json", m["context_length"], m["tokenizer"]["pad_id"]),
+                         m["latent_dim"])
+        return self._ort
+
     def bundle_noise(self, variant: str, captions: list[str]) -> torch.Tensor:
         """delta from the committed default bundle through onnxruntime; z per `variant` (see the module doc)."""
-        import onnxruntime as ort
         from .kdf import latent_z
-        from .text import Tokenizer
         if variant.startswith("bundle-mask") and variant[len("bundle-mask"):].isdigit():
             return self.bundle_noise("bundle", captions) * key_mask(self.key, int(variant[len("bundle-mask"):]), self.R)
         z_mode = {"bundle": "caption", "bundle-keyz": "key", "bundle-z0": "zero"}.get(variant)
         if z_mode is None:
             raise ValueError(f"unknown variant {variant!r}")
-        b = Path(__file__).resolve().parents[1] / "bundles" / "clipart-mnv2-minilm"
-        m = json.loads((b / "manifest.json").read_text())
-        if m["resolution"] != self.R:
-            raise ValueError(f"the default bundle is {m['resolution']} px, not {self.R}")
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = torch.get_num_threads()
-        te = ort.InferenceSession(str(b / "text_encoder.onnx"), so, providers=["CPUExecutionProvider"])
-        gen = ort.InferenceSession(str(b / "generator.onnx"), so, providers=["CPUExecutionProvider"])
-        tok, zd = Tokenizer(b / "tokenizer.json", m["context_length"], m["tokenizer"]["pad_id"]), m["latent_dim"]
+        te, gen, tok, zd = self._bundle()
         out = []
         for i in range(0, len(captions), 256):
             chunk = captions[i:i + 256]
