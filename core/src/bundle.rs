@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-/// The only `format_version` this SDK reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest `format_version` this SDK reads (it reads 1 and 2; 2 adds `latent_rule`).
+pub const FORMAT_VERSION: u32 = 2;
 /// The largest latent the KDF can produce (HKDF-SHA256's output limit, 8 bytes a value).
 pub const MAX_LATENT_DIM: usize = 1020;
 /// A bundle file larger than this is refused before it is read.
@@ -63,6 +63,35 @@ pub struct FileEntry {
     pub bytes: u64,
 }
 
+/// What the generator's latent z is derived from (docs/bundle-format.md, "The latent z").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LatentRule {
+    /// z = KDF(key, normalised caption): format 1, bundles up to 1.2.0.
+    #[serde(rename = "key-caption")]
+    KeyAndCaption,
+    /// z = KDF(key, empty info): one latent per key, the caption enters only through its embedding.
+    #[serde(rename = "key")]
+    KeyOnly,
+}
+
+impl LatentRule {
+    /// The manifest's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LatentRule::KeyAndCaption => "key-caption",
+            LatentRule::KeyOnly => "key",
+        }
+    }
+
+    /// The KDF's info string for a normalised caption under this rule.
+    pub fn kdf_info(self, normalized_caption: &str) -> &str {
+        match self {
+            LatentRule::KeyAndCaption => normalized_caption,
+            LatentRule::KeyOnly => "",
+        }
+    }
+}
+
 /// `manifest.json`, as specified in docs/bundle-format.md.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -77,6 +106,9 @@ pub struct Manifest {
     pub latent_dim: usize,
     pub context_length: usize,
     pub embed_dim: usize,
+    /// Required from format 2 on; format 1 has no such field and means [`LatentRule::KeyAndCaption`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent_rule: Option<LatentRule>,
     pub graphs: Graphs,
     pub tokenizer: TokenizerSpec,
     pub files: BTreeMap<String, FileEntry>,
@@ -86,6 +118,11 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The latent rule in force: the declared one, or format 1's key + caption.
+    pub fn effective_latent_rule(&self) -> LatentRule {
+        self.latent_rule.unwrap_or(LatentRule::KeyAndCaption)
+    }
+
     /// Parse and check the manifest's own invariants (not the files).
     pub fn parse(json: &[u8]) -> Result<Manifest> {
         let m: Manifest = serde_json::from_slice(json).map_err(|e| Error::manifest(format!("manifest.json: {e}")))?;
@@ -97,11 +134,13 @@ impl Manifest {
         if self.format != "t2ue-bundle" {
             return Err(Error::manifest(format!("format is {:?}, expected \"t2ue-bundle\"", self.format)));
         }
-        if self.format_version != FORMAT_VERSION {
-            return Err(Error::manifest(format!(
-                "format_version {} is not supported (this SDK reads {FORMAT_VERSION})",
-                self.format_version
-            )));
+        match (self.format_version, self.latent_rule) {
+            (1, None) | (2, Some(_)) => {}
+            (1, Some(_)) => return Err(Error::manifest("latent_rule is a format 2 field; format_version 1 has none")),
+            (2, None) => return Err(Error::manifest("format_version 2 requires latent_rule (\"key\" or \"key-caption\")")),
+            (v, _) => {
+                return Err(Error::manifest(format!("format_version {v} is not supported (this SDK reads 1 to {FORMAT_VERSION})")))
+            }
         }
         let positive = [
             ("resolution", self.resolution as usize),

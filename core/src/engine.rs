@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use crate::bundle::{Bundle, GENERATOR, IMAGE_ENCODER, TEXT_ENCODER};
+use crate::bundle::{Bundle, LatentRule, GENERATOR, IMAGE_ENCODER, TEXT_ENCODER};
 use crate::error::{Error, Result};
 use crate::key::{derive_latent, ProtectionKey};
 use crate::noise::Noise;
@@ -53,6 +53,8 @@ pub struct BundleInfo {
     pub resolution: u32,
     pub epsilon: f32,
     pub latent_dim: usize,
+    /// What z is derived from: the key alone, or the key and the caption.
+    pub latent_rule: LatentRule,
     pub context_length: usize,
     pub embed_dim: usize,
     /// Bytes of all verified files.
@@ -184,6 +186,7 @@ impl Engine {
             resolution: m.resolution,
             epsilon: m.epsilon,
             latent_dim: m.latent_dim,
+            latent_rule: m.effective_latent_rule(),
             context_length: m.context_length,
             embed_dim: m.embed_dim,
             total_bytes: bundle.total_bytes(),
@@ -290,7 +293,7 @@ impl Engine {
     /// Make the noise for a caption with a key: bit-identical for the same inputs on CPU.
     pub fn noise(&self, caption: &str, key: &ProtectionKey) -> Result<Noise> {
         let tok = self.tokenize(caption)?;
-        let z = derive_latent(key, &tok.caption, self.info.latent_dim)?;
+        let z = self.latent(key, &tok.caption)?;
         Ok(self.noise_with_latents(vec![tok], vec![z])?.pop().expect("one in, one out"))
     }
 
@@ -302,10 +305,15 @@ impl Engine {
         let toks: Vec<TokenizedCaption> = captions.iter().map(|c| self.tokenize(c)).collect::<Result<_>>()?;
         toks.into_iter()
             .map(|t| {
-                let z = derive_latent(key, &t.caption, self.info.latent_dim)?;
+                let z = self.latent(key, &t.caption)?;
                 Ok(self.noise_with_latents(vec![t], vec![z])?.pop().expect("one"))
             })
             .collect()
+    }
+
+    /// The latent z for a key and a normalised caption under the bundle's latent rule.
+    pub fn latent(&self, key: &ProtectionKey, normalized_caption: &str) -> Result<Vec<f32>> {
+        derive_latent(key, self.info.latent_rule.kdf_info(normalized_caption), self.info.latent_dim)
     }
 
     /// Noise for a caption with an explicit latent z (research and parity checks; apps use a key).

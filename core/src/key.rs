@@ -11,8 +11,9 @@ pub const LATENT_KDF_SALT: &[u8] = b"t2ue/z/v1";
 /// A 32-byte secret that the noise's latent z is derived from: the same key and caption always
 /// give the same noise, another key another z. How much the noise itself depends on z is the
 /// bundle's generator's business: in the default bundle 1.2.0 hardly at all (one caption's noise
-/// under two keys has cosine 0.998, `models/reports/key-probe/REPORT.md`), so there a guessed key
-/// regenerates nearly the same noise.
+/// under two keys has cosine 0.998), in the keyed candidate 1.3.0 much more (cosine 0.19), though an
+/// attacker with the generator fits the latent back from a few protected photos (see
+/// `models/reports/key-probe-keyed-1.3.0/REPORT.md`).
 /// Keep it in the platform's key store. The bytes are wiped when the key is dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProtectionKey([u8; 32]);
@@ -76,18 +77,20 @@ impl Drop for ProtectionKey {
     }
 }
 
-/// Derive the generator's latent z from a key and an already-normalised caption.
+/// Derive the generator's latent z from a key and an info string: the already-normalised caption
+/// under the `key-caption` latent rule, the empty string under the `key` rule
+/// ([`crate::LatentRule::kdf_info`]).
 ///
-/// HKDF-SHA256 (salt `t2ue/z/v1`, info = the caption's UTF-8) gives 8 bytes per value; each
+/// HKDF-SHA256 (salt `t2ue/z/v1`, info = the string's UTF-8) gives 8 bytes per value; each
 /// becomes a uniform in (0,1) and pairs go through Box-Muller in f64, then to f32.
-pub fn derive_latent(key: &ProtectionKey, normalized_caption: &str, latent_dim: usize) -> Result<Vec<f32>> {
+pub fn derive_latent(key: &ProtectionKey, info: &str, latent_dim: usize) -> Result<Vec<f32>> {
     let n = latent_dim + (latent_dim & 1);
     if n == 0 || n * 8 > 255 * 32 {
         return Err(Error::InvalidArgument { name: "latent_dim", reason: format!("{latent_dim} is outside 1..=1020") });
     }
     let hk = Hkdf::<Sha256>::new(Some(LATENT_KDF_SALT), key.as_bytes());
     let mut okm = vec![0u8; n * 8];
-    hk.expand(normalized_caption.as_bytes(), &mut okm)
+    hk.expand(info.as_bytes(), &mut okm)
         .map_err(|_| Error::InvalidArgument { name: "latent_dim", reason: "too large for HKDF".into() })?;
     let uniform = |i: usize| -> f64 {
         let v = u64::from_be_bytes(okm[8 * i..8 * i + 8].try_into().expect("8 bytes"));

@@ -33,7 +33,7 @@ mod placement;
 mod runtime;
 mod text;
 
-pub use bundle::{sha256_hex, Bundle, FileEntry, GraphSpec, Manifest, TensorSpec, TokenizerSpec, FORMAT_VERSION, MAX_LATENT_DIM};
+pub use bundle::{sha256_hex, Bundle, FileEntry, GraphSpec, LatentRule, Manifest, TensorSpec, TokenizerSpec, FORMAT_VERSION, MAX_LATENT_DIM};
 pub use engine::{apply_to_photo, cosine, write_atomic, BundleInfo, Engine, EngineOptions, ProtectOptions, ProtectedPhoto, ProtectionReport, ProtectionScore};
 pub use error::{Error, Result};
 pub use frame::{FrameData, FrameProtector, Plane, Rotation, YuvRange};

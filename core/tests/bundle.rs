@@ -76,7 +76,13 @@ fn a_graph_with_other_shapes_is_refused_with_both_shapes_named() {
 fn manifest_contract_violations_are_errors() {
     let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
         ("format", Box::new(|m| m["format"] = "zip".into())),
-        ("format_version", Box::new(|m| m["format_version"] = 2.into())),
+        ("format_version", Box::new(|m| m["format_version"] = 3.into())),
+        ("format 2 needs a latent rule", Box::new(|m| m["format_version"] = 2.into())),
+        ("format 1 has no latent rule", Box::new(|m| m["latent_rule"] = "key".into())),
+        ("unknown latent rule", Box::new(|m| {
+            m["format_version"] = 2.into();
+            m["latent_rule"] = "caption".into();
+        })),
         ("epsilon", Box::new(|m| m["epsilon"] = 0.5.into())),
         ("latent_dim", Box::new(|m| m["latent_dim"] = 5000.into())),
         ("resolution", Box::new(|m| m["resolution"] = 0.into())),

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use t2ue::{derive_latent, Engine, EngineOptions, Error, ExecutionProvider, ProtectionKey, MAX_CAPTION_CHARS};
+use t2ue::{Engine, EngineOptions, Error, ExecutionProvider, ProtectionKey, MAX_CAPTION_CHARS};
 
 fn floats(v: &serde_json::Value) -> Vec<f32> {
     v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
@@ -33,7 +33,7 @@ fn check_parity(dir: &std::path::Path) {
             assert_eq!(tok.truncated, t, "{name}: truncation of {caption:?}");
         }
         // the KDF, against an independent Python implementation: bit-identical
-        let z = derive_latent(&key, &tok.caption, e.info().latent_dim).unwrap();
+        let z = e.latent(&key, &tok.caption).unwrap();
         assert!(z == floats(&case["z"]), "{name}: latent z of {caption:?} differs from Python's");
         // text embedding
         let emb = e.text_embeddings(std::slice::from_ref(&tok)).unwrap().pop().unwrap();
@@ -62,6 +62,34 @@ fn check_parity(dir: &std::path::Path) {
     let ie = e.image_embeddings(&[p]).unwrap().pop().unwrap();
     let d = max_diff(&ie, &floats(&g["image_case"]["image_embedding"]));
     assert!(d <= tol["image_embedding"].as_f64().unwrap() as f32, "{name}: image embedding differs by {d}");
+}
+
+/// A format 2 manifest's latent rule decides what z is derived from; the tiny bundle's generator
+/// uses z, so the rule shows in the noise.
+#[test]
+fn the_latent_rule_decides_whether_the_caption_enters_the_latent() {
+    let key = ProtectionKey::from_bytes(&[9u8; 32]).unwrap();
+    let v1 = Engine::open(&tiny_bundle(), options()).unwrap();
+    assert_eq!(v1.info().latent_rule, t2ue::LatentRule::KeyAndCaption);
+    let d = copy_tiny_bundle();
+    let mp = d.path().join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&mp).unwrap()).unwrap();
+    m["format_version"] = 2.into();
+    m["latent_rule"] = "key".into();
+    std::fs::write(&mp, serde_json::to_vec(&m).unwrap()).unwrap();
+    let v2 = Engine::open(d.path(), options()).unwrap();
+    assert_eq!(v2.info().latent_rule, t2ue::LatentRule::KeyOnly);
+    // key only: one latent for every caption, the KDF with empty info
+    assert_eq!(v2.latent(&key, "a cat").unwrap(), v2.latent(&key, "a dog").unwrap());
+    assert_eq!(v2.latent(&key, "a cat").unwrap(), t2ue::derive_latent(&key, "", v2.info().latent_dim).unwrap());
+    assert_ne!(v1.latent(&key, "a cat").unwrap(), v1.latent(&key, "a dog").unwrap());
+    let other = ProtectionKey::from_bytes(&[10u8; 32]).unwrap();
+    assert_ne!(v2.latent(&key, "a cat").unwrap(), v2.latent(&other, "a cat").unwrap());
+    // same graphs, other z: other noise; same rule and inputs: the noise the explicit latent gives
+    let (n1, n2) = (v1.noise("a cat", &key).unwrap(), v2.noise("a cat", &key).unwrap());
+    assert_ne!(n1.values(), n2.values());
+    let z = t2ue::derive_latent(&key, "", v2.info().latent_dim).unwrap();
+    assert_eq!(n2.values(), v2.noise_from_latent("a cat", &z).unwrap().values());
 }
 
 #[test]

@@ -1,7 +1,8 @@
 """The key-bound latent KDF of docs/bundle-format.md, implemented independently with hmac/hashlib.
 
-HKDF-SHA256 (RFC 5869) with salt "t2ue/z/v1", ikm = key, info = utf8(normalised caption), then
-53-bit uniforms in (0,1) and Box-Muller in float64, cast to float32.
+HKDF-SHA256 (RFC 5869) with salt "t2ue/z/v1", ikm = key, info = utf8(normalised caption) under the
+"key-caption" latent rule (format 1 bundles) or the empty string under the "key" rule (one latent per key),
+then 53-bit uniforms in (0,1) and Box-Muller in float64, cast to float32.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import unicodedata
 import numpy as np
 
 SALT = b"t2ue/z/v1"
+LATENT_RULES = ("key", "key-caption")
 
 
 def normalise_caption(caption: str) -> str:
@@ -50,3 +52,18 @@ def latent_z(key: bytes, caption: str, dim: int) -> np.ndarray:
         z.append(r * math.cos(t))
         z.append(r * math.sin(t))
     return np.asarray(z[:dim], dtype=np.float64).astype(np.float32)
+
+
+def manifest_latent_rule(manifest: dict) -> str:
+    """The latent rule a manifest declares (format 1 has none and means "key-caption")."""
+    rule = manifest.get("latent_rule", "key-caption")
+    if rule not in LATENT_RULES:
+        raise ValueError(f"unknown latent rule {rule!r}")
+    return rule
+
+
+def latent_for(rule: str, key: bytes, caption: str, dim: int) -> np.ndarray:
+    """z under a bundle's latent rule: KDF(key, caption) for "key-caption", KDF(key, "") for "key"."""
+    if rule not in LATENT_RULES:
+        raise ValueError(f"unknown latent rule {rule!r}")
+    return latent_z(key, caption if rule == "key-caption" else "", dim)

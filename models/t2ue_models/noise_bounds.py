@@ -13,9 +13,10 @@ RMS cap, 4.2, so a +-a sign pattern has exactly the cap's energy):
   shipped            the shipped generator (phase-2 energy-capped checkpoint of the run directory) in
                      PyTorch, z from a fixed key and the caption by the contract's KDF, as the CLI does
   bundle             the committed default bundle's graphs in onnxruntime (what ships, int8 weights; needs no
-                     run directory), z by the contract's KDF from a fixed key and the caption
-  bundle-keyz        the same graphs, z from the key alone (the KDF with an empty caption): one z for every
-                     caption, so the noise depends on the caption only through e_t
+                     run directory; --bundle picks another), z by the bundle's latent rule from a fixed key
+  bundle-capz        the same graphs, z from the key and the caption (the "key-caption" rule of format 1)
+  bundle-keyz        the same graphs, z from the key alone (the "key" rule, the KDF with empty info): one z for
+                     every caption, so the noise depends on the caption only through e_t
   bundle-z0          the same graphs, z = 0
   bundle-mask<B>     the `bundle` noise times a key-derived +-1 mask on BxB pixel blocks (one mask per key, the
                      same for every caption): a structural way to make the key matter (see docs/efficacy.md)
@@ -31,7 +32,8 @@ RMS cap, 4.2, so a +-a sign pattern has exactly the cap's energy):
 
 Label oracles need labels, so they run on Fashion-MNIST only. Images are protected as the shipped path
 does (add, round, clip to 8 bits) at the cached data's resolution. Results are cached per variant,
-dataset and step count under --out; a killed run resumes.
+dataset and step count (and, for bundle variants, the bundle's version and manifest hash) under --out; a
+killed run resumes.
 """
 from __future__ import annotations
 
@@ -55,6 +57,7 @@ DEFAULT_VARIANTS = ("clean,shipped,label-px@8,label-block@8,label-block,caption-
                     "words,projection,cluster512")
 GRID = 8          # block patterns live on a GRID x GRID grid, upsampled (nearest) to the image size
 KEY = bytes(range(32))
+DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "clipart-mnv2-minilm"
 
 
 def parse_variant(v: str, default_amp: float):
@@ -89,8 +92,8 @@ def energy_cap(d: torch.Tensor, cap: float) -> torch.Tensor:
 class Noises:
     """delta (pixel units, [N, 3, R, R]) for a list of captions (and labels, for the oracles)."""
 
-    def __init__(self, R: int, rms_cap_levels: float):
-        self.R, self.cap = R, rms_cap_levels / 255.0
+    def __init__(self, R: int, rms_cap_levels: float, bundle: Path = DEFAULT_BUNDLE):
+        self.R, self.cap, self.bundle = R, rms_cap_levels / 255.0, Path(bundle)
         self.rd = runs_dir() / f"clipart-mnv2-minilm-r{R}"
         self._sur, self._gen, self._corpus, self._kmeans = None, None, None, {}
         self.key = KEY
@@ -105,15 +108,17 @@ class Noises:
         return T.text_embeddings(self._sur, self._tok, captions)
 
     def _bundle(self):
-        """(text encoder session, generator session, tokenizer, latent size) of the committed default bundle,
+        """(text encoder session, generator session, tokenizer, latent size) of the bundle (default: the committed one),
         loaded once."""
         if self._ort is None:
             import onnxruntime as ort
             from .text import Tokenizer
-            b = Path(__file__).resolve().parents[1] / "bundles" / "clipart-mnv2-minilm"
+            from .kdf import manifest_latent_rule
+            b = self.bundle
             m = json.loads((b / "manifest.json").read_text())
             if m["resolution"] != self.R:
-                raise ValueError(f"the default bundle is {m['resolution']} px, not {self.R}")
+                raise ValueError(f"the bundle {b} is {m['resolution']} px, not {self.R}")
+            self.latent_rule = manifest_latent_rule(m)
             so = ort.SessionOptions()
             so.intra_op_num_threads = torch.get_num_threads()
             sess = [ort.InferenceSession(str(b / f), so, providers=["CPUExecutionProvider"])
@@ -123,14 +128,16 @@ class Noises:
         return self._ort
 
     def bundle_noise(self, variant: str, captions: list[str]) -> torch.Tensor:
-        """delta from the committed default bundle through onnxruntime; z per `variant` (see the module doc)."""
+        """delta from the bundle through onnxruntime; z per `variant` (see the module doc)."""
         from .kdf import latent_z
         if variant.startswith("bundle-mask") and variant[len("bundle-mask"):].isdigit():
             return self.bundle_noise("bundle", captions) * key_mask(self.key, int(variant[len("bundle-mask"):]), self.R)
-        z_mode = {"bundle": "caption", "bundle-keyz": "key", "bundle-z0": "zero"}.get(variant)
+        z_mode = {"bundle": "rule", "bundle-capz": "caption", "bundle-keyz": "key", "bundle-z0": "zero"}.get(variant)
         if z_mode is None:
             raise ValueError(f"unknown variant {variant!r}")
         te, gen, tok, zd = self._bundle()
+        if z_mode == "rule":
+            z_mode = {"key": "key", "key-caption": "caption"}[self.latent_rule]
         out = []
         for i in range(0, len(captions), 256):
             chunk = captions[i:i + 256]
@@ -142,6 +149,14 @@ class Noises:
                 z = np.stack([latent_z(self.key, c if z_mode == "caption" else "", zd) for c in chunk]).astype(np.float32)
             out.append(torch.from_numpy(gen.run(None, {"text_embedding": et, "z": z})[0]))
         return torch.cat(out)
+
+    def cell_file(self, out: Path, variant: str, amp: float, dataset: str, steps: int) -> Path:
+        """Where a cell's result is cached; bundle variants are keyed by the bundle too."""
+        tag = ""
+        if variant.startswith("bundle"):
+            raw = (self.bundle / "manifest.json").read_bytes()
+            tag = f"[{json.loads(raw)['version']}-{hashlib.sha256(raw).hexdigest()[:8]}]"
+        return out / f"{variant}{tag}@{amp:g}-{dataset}-{steps}.json"
 
     def corpus(self) -> torch.Tensor:
         """Embeddings of the generator's target captions (what the k-means clusters are fitted on)."""
@@ -290,12 +305,13 @@ def main(argv=None) -> int:
     ap.add_argument("--R", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=None, help="result cache (default $T2UE_CACHE/noise-bounds)")
+    ap.add_argument("--bundle", default=str(DEFAULT_BUNDLE), help="bundle of the bundle* variants")
     ap.add_argument("--report", default=str(Path(__file__).resolve().parents[1] / "reports" / "noise-bounds" / "REPORT.md"))
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     out = Path(a.out) if a.out else cache_dir() / "noise-bounds"
     out.mkdir(parents=True, exist_ok=True)
-    noises = Noises(a.R, a.amp)
+    noises = Noises(a.R, a.amp, Path(a.bundle))
     results = []
     for spec in a.variants.split(","):
         v, amp = parse_variant(spec, a.amp)
@@ -303,7 +319,7 @@ def main(argv=None) -> int:
             if v.startswith("label") and name != "fmnist":
                 continue
             steps = a.cls_steps if name == "fmnist" else a.clip_steps
-            f = out / f"{v}@{amp:g}-{name}-{steps}.json"
+            f = noises.cell_file(out, v, amp, name, steps)
             if f.exists():
                 r = json.loads(f.read_text())
             else:

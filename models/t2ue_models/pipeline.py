@@ -121,23 +121,33 @@ def generator_data(ddir: Path):
 
 def stage_generator(rd: Path, ddir: Path, steps: int, bs: int, budget: float | None, R: int,
                     p_synth: float = 0.5, lr: float = 1e-3, p_crop: float = 0.3, p_jpeg: float = 0.3,
-                    stop_after: int | None = None) -> dict:
+                    stop_after: int | None = None, z_div: float = 0.0, train_cap_levels: float = 0.0) -> dict:
+    """Phase 1. train_cap_levels > 0 trains under the energy cap from the first step (RMS(delta) <=
+    cap/255) instead of capping afterwards; z_div > 0 adds the latent-diversity term (train.train_generator)."""
     f = rd / "generator.pt"
+    recipe = {"steps": steps, "batch": bs, "lr": lr, "p_synth": p_synth, "p_crop": p_crop, "p_jpeg": p_jpeg,
+              "stop_after": stop_after, "budget_s": budget, "z_div": z_div, "train_cap_levels": train_cap_levels}
     if f.exists():
-        return _json(rd / "generator.json")
+        res = _json(rd / "generator.json")
+        if res.get("recipe", recipe) != recipe:     # results cached before the recipe was recorded are trusted
+            raise SystemExit(f"{f} was trained with {res['recipe']}, not {recipe}: pass --force generator to retrain")
+        return res
     sur, tok = load_surrogate(rd), Tokenizer()
     carriers, caps, weights, val = generator_data(ddir)
     et = T.text_embeddings(sur, tok, caps)
     heldout = (val["images"], T.text_embeddings(sur, tok, list(val["captions"])))
     torch.manual_seed(1)
-    gen = Generator(EMBED_DIM, LATENT_DIM, R, EPSILON)
+    gen = Generator(EMBED_DIM, LATENT_DIM, R, EPSILON, rms_cap=train_cap_levels / 255.0)
     log(f"[generator] {sum(p.numel() for p in gen.parameters()) / 1e6:.2f} M parameters; {steps} steps of batch {bs}; "
-        f"{len(caps)} target captions {TARGET_MIX}, synthetic p={p_synth}; {len(val['captions'])} monitor pairs")
+        f"{len(caps)} target captions {TARGET_MIX}, synthetic p={p_synth}; {len(val['captions'])} monitor pairs; "
+        f"latent diversity {z_div:g}; energy cap in training {train_cap_levels:g}/255")
     hist = T.train_generator(gen, sur, carriers, et, steps=steps, bs=bs, lr=lr, seed=1, log=log,
                              target_weights=weights, time_budget_s=budget, p_synth=p_synth, heldout=heldout,
-                             p_crop=p_crop, p_jpeg=p_jpeg, stop_after=stop_after)
-    torch.save(gen.state_dict(), f)
-    res = {"train": hist, "params": sum(p.numel() for p in gen.parameters()), "batch": bs, "p_synth": p_synth,
+                             p_crop=p_crop, p_jpeg=p_jpeg, stop_after=stop_after, z_div_weight=z_div)
+    tmp = f.with_suffix(".pt.part")             # a killed run leaves no half-written checkpoint behind
+    torch.save(gen.state_dict(), tmp)
+    tmp.replace(f)
+    res = {"recipe": recipe, "train": hist, "params": sum(p.numel() for p in gen.parameters()), "batch": bs, "p_synth": p_synth,
            "target_captions": len(caps), "target_mix": TARGET_MIX, "monitor_pairs": int(len(val["captions"])), "lr": lr,
            "p_crop": p_crop, "p_jpeg": p_jpeg,
            "eval": evaluate_generator(gen, sur, tok, ddir)}
@@ -198,11 +208,11 @@ def load_generator(rd: Path, R: int, cap_levels: float = 0.0) -> Generator:
     return gen.eval()
 
 
-def image_quality(gen: Generator, sur: Surrogate, tok: Tokenizer) -> dict:
-    """PSNR/SSIM of real photos protected with the core's full-resolution placement."""
+def image_quality(gen: Generator, sur: Surrogate, tok: Tokenizer, latent_rule: str = "key") -> dict:
+    """PSNR/SSIM of real photos protected with the core's full-resolution placement (all-zero key)."""
     from skimage import data as skd
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-    from .kdf import latent_z
+    from .kdf import latent_for
     from .placement import protect
     photos = {"astronaut": ("an astronaut in a spacesuit holding a helmet", skd.astronaut()),
               "chelsea": ("a ginger cat", skd.chelsea()), "coffee": ("a cup of coffee", skd.coffee()),
@@ -212,7 +222,7 @@ def image_quality(gen: Generator, sur: Surrogate, tok: Tokenizer) -> dict:
         ids, mask = tok([cap])
         with torch.no_grad():
             e = sur.text(torch.from_numpy(ids), torch.from_numpy(mask))
-            z = torch.from_numpy(latent_z(bytes(32), cap, gen.latent_dim))[None]
+            z = torch.from_numpy(latent_for(latent_rule, bytes(32), cap, gen.latent_dim))[None]
             delta = gen(e, z)[0].numpy()
         p = protect(img, delta)
         out[name] = {"size": f"{img.shape[1]}x{img.shape[0]}",
@@ -230,8 +240,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sur-steps", type=int, default=3000)
     ap.add_argument("--gen-steps", type=int, default=5500, help="length of the generator's lr schedule")
     ap.add_argument("--gen-stop-after", type=int, default=5022,
-                    help="stop after this many steps (the shipped generator: 5022 of a 5500-step schedule, where a "
-                         "1200 s budget stopped it on a 2-core machine); 0 = run the whole schedule")
+                    help="stop after this many steps (the default bundle 1.2.0: 5022 of a 5500-step schedule, where "
+                         "a 1200 s budget stopped it on a 2-core machine); 0 = run the whole schedule")
     ap.add_argument("--gen-batch", type=int, default=64)
     ap.add_argument("--gen-budget-s", type=float, default=0, help="also stop after this many seconds (0 = no limit; "
                     "a time limit makes the result depend on the machine)")
@@ -247,6 +257,17 @@ def main(argv=None) -> int:
                          "worse shortcut for a classifier trained from scratch, 57.7 %% vs 38.7 %% Fashion-MNIST "
                          "accuracy with t2ue_models.ablate)")
     ap.add_argument("--gen-cap-lr", type=float, default=1e-3)
+    ap.add_argument("--gen-z-div", type=float, default=0.0,
+                    help="weight of the latent-diversity term that makes the noise depend on z, so on the key "
+                         "(0 = off, the default bundle 1.2.0: one caption's noise under two keys has cosine 0.998; "
+                         "the keyed candidate 1.3.0: 3)")
+    ap.add_argument("--gen-cap-in-training", action=argparse.BooleanOptionalAction, default=False,
+                    help="train phase 1 under the --gen-rms-cap-levels energy cap from the first step (1.2.0: off, "
+                         "capped afterwards; 1.3.0: on)")
+    ap.add_argument("--latent-rule", choices=("key", "key-caption"), default="key-caption",
+                    help="the bundle's latent rule (docs/bundle-format.md): z from the key alone, one latent per key "
+                         "(1.3.0; with the diversity term a per-caption latent left no protection: 84.9 %% vs 43.9 %% "
+                         "Fashion-MNIST accuracy, t2ue_models.ablate), or from key and caption (1.2.0, format 1)")
     ap.add_argument("--baselines", action="store_true", help="also run MEM-3/MEM-5/EM on a subset")
     ap.add_argument("--baseline-n", type=int, default=128)
     ap.add_argument("--out", default=None, help="bundle dir (default models/bundles/<name>)")
@@ -271,7 +292,8 @@ def main(argv=None) -> int:
     log(f"[pipeline] cost probe (ms/image fwd+bwd by R): {cost['ms_per_image_fwd_bwd']}")
     sres = stage_surrogate(rd, ddir, a.sur_steps)
     gres = stage_generator(rd, ddir, a.gen_steps, a.gen_batch, a.gen_budget_s, R, a.gen_synth, a.gen_lr,
-                           a.gen_p_crop, a.gen_p_jpeg, a.gen_stop_after or None)
+                           a.gen_p_crop, a.gen_p_jpeg, a.gen_stop_after or None, a.gen_z_div,
+                           a.gen_rms_cap_levels if a.gen_cap_in_training else 0.0)
     if "clipart_train" not in gres["eval"]:          # results cached by an older version of this stage
         gres["eval"] = evaluate_generator(load_generator(rd, R), load_surrogate(rd), Tokenizer(), ddir)
         _json(rd / "generator.json", gres)
@@ -295,7 +317,7 @@ def main(argv=None) -> int:
         bres["T2UE"] = t2ue_row(load_surrogate(rd), Tokenizer(), ddir, bres["n_images"],
                                 load_generator(rd, R, a.gen_rms_cap_levels))
     sur, gen, tok = load_surrogate(rd), load_generator(rd, R, a.gen_rms_cap_levels), Tokenizer(context_length=CONTEXT_LENGTH)
-    iq = image_quality(gen, sur, tok)
+    iq = image_quality(gen, sur, tok, a.latent_rule)
     log(f"[pipeline] image quality {json.dumps(iq)}")
     from .export import export_bundle
     from .report import write_report
@@ -311,7 +333,8 @@ def main(argv=None) -> int:
                   f"--gen-steps {a.gen_steps} --gen-batch {a.gen_batch} --gen-lr {a.gen_lr} --gen-synth {a.gen_synth} "
                   f"--gen-p-crop {a.gen_p_crop} --gen-p-jpeg {a.gen_p_jpeg} "
                   f"--gen-stop-after {a.gen_stop_after} --gen-rms-cap-levels {a.gen_rms_cap_levels:g} "
-                  f"--gen-cap-steps {a.gen_cap_steps} --gen-cap-lr {a.gen_cap_lr:g}",
+                  f"--gen-cap-steps {a.gen_cap_steps} --gen-cap-lr {a.gen_cap_lr:g} --gen-z-div {a.gen_z_div:g} "
+                  f"--{'' if a.gen_cap_in_training else 'no-'}gen-cap-in-training --latent-rule {a.latent_rule}",
         "generator": "delta = eps*tanh(G(e_t, z)); G = a linear path "
                      "(e_t times one learned full-resolution pattern per embedding dimension) + the conditional "
                      "up-sampler FC(e_t, z) -> 4x4 -> upsampling residual blocks with GroupNorm + FiLM(e_t) -> conv -> "
@@ -319,6 +342,10 @@ def main(argv=None) -> int:
                      "target captions drawn independently of carrier images (clip-art 85 %, shapes 5 %, "
                      "Fashion-MNIST 10 %), half of them synthetic mixes of two captions, with random resized crops "
                      f"(p {a.gen_p_crop}, area 0.5-1) and differentiable JPEG (p {a.gen_p_jpeg}, q 60-95); no cyclic shifts"
+                     + (f"; two latents per target, both trained to protect, plus {a.gen_z_div:g} x the cosine of their "
+                        f"noises (latent diversity, so the key changes the noise)" if a.gen_z_div else "")
+                     + (f"; trained under the energy cap RMS(delta) <= {a.gen_rms_cap_levels:g}/255 from the first step"
+                        if a.gen_cap_in_training and a.gen_rms_cap_levels else "")
                      + (f"; phase 2: delta scaled so its RMS is at most {a.gen_rms_cap_levels:g}/255 (an energy cap "
                         f"inside the graph, PSNR >= {20 * math.log10(255 / a.gen_rms_cap_levels):.1f} dB before "
                         f"rounding)" + (f", fine-tuned {a.gen_cap_steps} more steps at lr {a.gen_cap_lr:g}" if a.gen_cap_steps
@@ -327,7 +354,7 @@ def main(argv=None) -> int:
         "surrogate_test_retrieval": sres["eval"]["clipart_test"],
         "protection_clipart_test": gres["eval"]["clipart_test"],
     }}
-    parity = export_bundle(sur, gen, tok, out, meta, log=log)
+    parity = export_bundle(sur, gen, tok, out, meta, log=log, latent_rule=a.latent_rule)
     write_report(out, stats=stats, cost=cost, sres=sres, gres=gres, bres=bres, iq=iq, parity=parity,
                  total_s=time.time() - t_all)
     log(f"[pipeline] done in {time.time() - t_all:.0f}s: {out}")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from t2ue_models import export as X
-from t2ue_models.kdf import latent_z
+from t2ue_models.kdf import latent_for, manifest_latent_rule
 from t2ue_models.text import Tokenizer
 
 BUNDLES = sorted(p.parent for p in (Path(__file__).resolve().parent.parent / "bundles").glob("*/manifest.json"))
@@ -25,7 +25,7 @@ def test_committed_bundle(bundle):
     for c in g["cases"]:
         ids, mask = tok([c["caption"]])
         assert ids[0].tolist() == c["input_ids"] and mask[0].tolist() == c["attention_mask"]
-        z = latent_z(bytes.fromhex(c["key_hex"]), c["caption"], m["latent_dim"])
+        z = latent_for(manifest_latent_rule(m), bytes.fromhex(c["key_hex"]), c["caption"], m["latent_dim"])
         assert np.array_equal(z, np.array(c["z"], np.float32))
         e = st.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         assert np.abs(e[0] - np.array(c["text_embedding"])).max() <= tol["text_embedding"]

@@ -58,7 +58,10 @@ def test_batch_axis_dynamic_and_golden(tiny_bundle):
         assert np.all(rms <= CAP * (1 + 1e-4)) and np.all(rms > 0.5 * CAP)
     g = json.loads((out / "golden.json").read_text())
     c = g["cases"][0]
-    assert np.array_equal(np.array(c["z"], np.float32), latent_z(bytes.fromhex(c["key_hex"]), c["caption"], m["latent_dim"]))
+    assert m["format_version"] == 2 and m["latent_rule"] == "key"       # one latent per key: KDF with empty info
+    for c in g["cases"]:
+        assert np.array_equal(np.array(c["z"], np.float32), latent_z(bytes.fromhex(c["key_hex"]), "", m["latent_dim"]))
+    c = g["cases"][0]
     st = X.ort_session(out / "text_encoder.onnx")
     e = st.run(None, {"input_ids": np.array([c["input_ids"]]), "attention_mask": np.array([c["attention_mask"]])})[0]
     assert np.abs(e[0] - np.array(c["text_embedding"])).max() < 1e-5

@@ -24,3 +24,20 @@ def test_latent_deterministic_and_key_bound():
 def test_normalise_caption():
     assert normalise_caption(" a\u00a0 b\n c ") == "a b c"
     assert normalise_caption("Cafe\u0301") == "Café"
+
+
+def test_latent_rules():
+    from t2ue_models.kdf import latent_for, manifest_latent_rule
+    k = bytes([3] * 32)
+    assert np.array_equal(latent_for("key-caption", k, "a cat", 16), latent_z(k, "a cat", 16))
+    assert np.array_equal(latent_for("key", k, "a cat", 16), latent_for("key", k, "a dog", 16))
+    assert np.array_equal(latent_for("key", k, "a cat", 16), latent_z(k, "", 16))
+    assert not np.array_equal(latent_for("key", k, "a cat", 16), latent_for("key", bytes(32), "a cat", 16))
+    assert manifest_latent_rule({"format_version": 1}) == "key-caption"
+    assert manifest_latent_rule({"format_version": 2, "latent_rule": "key"}) == "key"
+    for bad in (lambda: latent_for("caption", k, "a", 4), lambda: manifest_latent_rule({"latent_rule": "z"})):
+        try:
+            bad()
+        except ValueError:
+            continue
+        raise AssertionError("an unknown latent rule was accepted")

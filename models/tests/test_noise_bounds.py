@@ -57,8 +57,9 @@ def test_words_noise_is_a_bag_of_words():
 
 
 def test_bundle_noise_is_the_shipped_path_and_z_modes_differ():
-    """The onnxruntime variants reproduce the bundle's golden vectors (same key, same caption), and the three
-    z modes are what they claim: keyz gives every caption the same z, z0 a zero z."""
+    """The onnxruntime variants reproduce the bundle's golden vectors (same key, same caption), `bundle` follows
+    the manifest's latent rule, and the z modes are what they claim: keyz gives every caption the same z, capz
+    the caption's own, z0 a zero z."""
     import json
     from pathlib import Path
     g = json.loads((Path(NB.__file__).resolve().parents[1] / "bundles" / "clipart-mnv2-minilm" / "golden.json").read_text())
@@ -72,11 +73,15 @@ def test_bundle_noise_is_the_shipped_path_and_z_modes_differ():
         assert np.abs(got - np.asarray(s["values"], np.float32)).max() <= g["tolerance"]["noise"]
     n.key = NB.KEY
     caps = ["a red bicycle", "a photo of a sneaker", "a red bicycle"]
-    d = {v: n(v, 4.2, caps, None) for v in ("bundle", "bundle-keyz", "bundle-z0")}
+    d = {v: n(v, 4.2, caps, None) for v in ("bundle", "bundle-capz", "bundle-keyz", "bundle-z0")}
     for v, x in d.items():
         assert x.shape == (3, 3, 64, 64) and float(x.abs().max()) <= 8 / 255 + 1e-6, v
         assert torch.equal(x[0], x[2]) and not torch.equal(x[0], x[1]), v
-    assert not torch.allclose(d["bundle"][0], d["bundle-keyz"][0])
+    rule = {"key": "bundle-keyz", "key-caption": "bundle-capz"}[n.latent_rule]
+    assert torch.equal(d["bundle"], d[rule])
+    assert not torch.allclose(d["bundle-capz"][0], d["bundle-keyz"][0])
     assert not torch.allclose(d["bundle-keyz"][0], d["bundle-z0"][0])
+    assert n.cell_file(Path("c"), "bundle", 4.2, "fmnist", 9).name.startswith("bundle[")
+    assert n.cell_file(Path("c"), "clean", 4.2, "fmnist", 9).name == "clean@4.2-fmnist-9.json"
     with pytest.raises(ValueError, match="unknown variant"):
         n("bundle-nonsense", 4.2, ["a"], None)

@@ -47,6 +47,7 @@ fun main(args: Array<String>) {
         check(version().isNotEmpty()) { "version" }
         val info = engine.info()
         check(info.bundleName == "tiny-test" && info.resolution == 16u) { "$info" }
+        check(info.latentRule == "key-caption") { "format 1 bundle: $info" }
         check(info.activeProvider == ExecutionProvider.CPU && info.fallbackReason == null) { "$info" }
     }
 

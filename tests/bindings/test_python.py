@@ -47,6 +47,7 @@ def version_and_info():
     info = engine.info()
     assert info.bundle_name == "tiny-test", info
     assert info.resolution == 16 and len(info.bundle_id) == 64
+    assert info.latent_rule == "key-caption"          # the tiny bundle is format 1
     assert info.active_provider == t2ue.ExecutionProvider.CPU and info.fallback_reason is None
     assert os.path.exists(info.runtime_library)
 

@@ -217,7 +217,7 @@ fn run(cmd: Command) -> CmdResult {
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "name": i.name, "version": i.version, "id": i.id, "resolution": i.resolution,
-                        "epsilon": i.epsilon, "latent_dim": i.latent_dim, "context_length": i.context_length,
+                        "epsilon": i.epsilon, "latent_dim": i.latent_dim, "latent_rule": i.latent_rule.as_str(), "context_length": i.context_length,
                         "embed_dim": i.embed_dim, "total_bytes": i.total_bytes, "provenance": i.provenance,
                         "provider": {"requested": p.requested.name(), "active": p.active.name(), "fallback_reason": p.fallback_reason},
                         "runtime_library": engine.runtime_library(),
@@ -228,7 +228,18 @@ fn run(cmd: Command) -> CmdResult {
                 println!("bundle      {} {} ({})", i.name, i.version, args.bundle.display());
                 println!("id          {} (sha256 of manifest.json; all file hashes verified)", i.id);
                 println!("size        {:.2} MB", i.total_bytes as f64 / 1e6);
-                println!("noise       {}x{} RGB, epsilon {:.5} ({:.1}/255), latent {}", i.resolution, i.resolution, i.epsilon, i.epsilon * 255.0, i.latent_dim);
+                println!(
+                    "noise       {}x{} RGB, epsilon {:.5} ({:.1}/255), latent {} from {}",
+                    i.resolution,
+                    i.resolution,
+                    i.epsilon,
+                    i.epsilon * 255.0,
+                    i.latent_dim,
+                    match i.latent_rule {
+                        t2ue::LatentRule::KeyOnly => "the key alone",
+                        t2ue::LatentRule::KeyAndCaption => "the key and the caption",
+                    }
+                );
                 println!("text        context {} tokens, embedding {}", i.context_length, i.embed_dim);
                 println!("provider    {} (requested {}){}", p.active, p.requested, p.fallback_reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default());
                 println!("runtime     {}", engine.runtime_library().display());

@@ -315,6 +315,9 @@ pub struct EngineInfo {
     pub epsilon: f32,
     /// Size of the latent vector the key is turned into.
     pub latent_dim: u32,
+    /// What the latent is derived from: "key" (the key alone, one latent per key) or "key-caption"
+    /// (the key and the caption; bundles of format 1).
+    pub latent_rule: String,
     /// Tokens the text encoder reads.
     pub context_length: u32,
     /// Size of the CLIP embeddings.
@@ -416,7 +419,9 @@ pub struct ProtectedPhoto {
 
 /// A secret 32-byte key: same key and caption give the same noise; another key another latent,
 /// which the default bundle's generator (1.2.0) hardly uses, so its noise stays nearly the same
-/// (see models/reports/key-probe/REPORT.md). Keep it in the platform key store (Keystore / Keychain).
+/// (models/reports/key-probe/REPORT.md). The keyed bundle 1.3.0 uses it, but an attacker with the
+/// generator fits it back from a few protected photos. Keep it in the platform key store
+/// (Keystore / Keychain).
 #[derive(uniffi::Object)]
 pub struct ProtectionKey(t2ue::ProtectionKey);
 
@@ -528,6 +533,7 @@ impl Engine {
             resolution: i.resolution,
             epsilon: i.epsilon,
             latent_dim: i.latent_dim as u32,
+            latent_rule: i.latent_rule.as_str().to_string(),
             context_length: i.context_length as u32,
             embed_dim: i.embed_dim as u32,
             total_bytes: i.total_bytes,

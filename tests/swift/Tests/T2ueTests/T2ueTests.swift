@@ -28,6 +28,7 @@ final class T2ueTests: XCTestCase {
         let info = e.info()
         XCTAssertEqual(info.bundleName, "tiny-test")
         XCTAssertEqual(info.resolution, 16)
+        XCTAssertEqual(info.latentRule, "key-caption")
         XCTAssertEqual(info.activeProvider, .cpu)
         XCTAssertNil(info.fallbackReason)
         let key = try ProtectionKey.generate()
