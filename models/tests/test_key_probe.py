@@ -23,6 +23,28 @@ def test_key_sensitivity_and_masks(tmp_path):
     a = KP.mask_attack(n, flat, CAPS, block=8, ns=(1, 5))
     assert [r["photos"] for r in a] == [1, 5] and a[0]["mask_signs_right_pct"] > 95
     out = tmp_path / "r.md"
-    KP.write_report(out, [s, m], a, [], {"n": 5})
+    KP.write_report(out, {"name": "b", "version": "0", "latent_rule": n.latent_rule}, [s, m], a,
+                    "no checkpoint", [], {"n": 5})
     text = out.read_text()
     assert "| bundle-mask8 | 5 |" in text and "| 8 | 5 |" in text and "## Fashion-MNIST" not in text
+    assert f"latent rule `{n.latent_rule}`" in text and "Not run: no checkpoint." in text
+
+
+def test_fit_latent_recovers_the_latent_of_a_generator_that_uses_it():
+    """The latent-fitting attack on flat photos and a freshly initialised generator (which uses z, if only a
+    little): the noise regenerated from the fitted z is far closer to the true noise than a random z's."""
+    import torch
+    from t2ue_models.nets import EMBED_DIM, EPSILON, LATENT_DIM, Generator
+    torch.manual_seed(0)
+    gen = Generator(EMBED_DIM, LATENT_DIM, 64, EPSILON).eval()
+    et = torch.nn.functional.normalize(torch.randn(3, EMBED_DIM), dim=1)
+    z = torch.randn(1, LATENT_DIM)
+    with torch.no_grad():
+        true = gen(et, z.expand(3, -1))
+        y = torch.clamp(torch.round((0.5 + true) * 255) / 255, 0, 1)
+        other = gen(et, torch.randn(1, LATENT_DIM).expand(3, -1))
+    zf = KP.fit_latent(gen, et, y, starts=2, iters=150)
+    with torch.no_grad():
+        fitted = gen(et, zf.expand(3, -1))
+    left, guessed = float((fitted - true).norm()), float((other - true).norm())
+    assert guessed > 0 and left < 0.25 * guessed, (left, guessed)
