@@ -101,6 +101,20 @@ def write_report(out: Path, results: dict, quality: dict, costs: dict, meta: dic
             a(f"| {c} | {h} | {pre or '-'} | {sp['n']} | {sp['mean']:.2f} | {sp['min']:.2f} | {sp['max']:.2f} | "
               + ", ".join(f"{x:.2f}" for x in sp["values"]) + " |")
         a("")
+    controls = _controls(results)
+    if controls:
+        a("## Transforms on clean data too: whose drop is it?\n")
+        a("A scraper's transform (or training augmentation) can lower a hacker's score on any data. Each row gives "
+          "the headline figure (worst-direction R@10 / random) of the same hacker and transform on clean data and on "
+          "each protected condition; the protection's own effect is the gap to the clean column.\n")
+        conds = sorted({c for row in controls.values() for c in row if c != "clean"},
+                       key=lambda c: _ORDER.index(c) if c in _ORDER else 99)
+        a("| hacker | transform | clean | " + " | ".join(conds) + " |")
+        a("|---|---|---|" + "---|" * len(conds))
+        for (h, pre), row in controls.items():
+            a(f"| {h} | {pre or '-'} | {row['clean']:.2f} | " + " | ".join(
+                f"{row[c]:.2f} ({row[c] - row['clean']:+.2f})" if c in row else "-" for c in conds) + " |")
+        a("")
     if quality:
         a("## Image quality of the protected training images (clip-art train, as stored)\n")
         a("| condition | PSNR mean (dB) | PSNR min | SSIM mean | L-inf max (levels) | mean abs (levels) |")
@@ -133,6 +147,23 @@ def write_report(out: Path, results: dict, quality: dict, costs: dict, meta: dic
     p = out / "REPORT.md"
     p.write_text("\n".join(L) + "\n")
     return p
+
+
+_ORDER = ["t2ue", "t2ue@80", "t2ue@50", "t2ue@20", "random", "em", "mem3", "mem5", "regen-wrongkey", "regen-rightkey"]
+
+
+def _controls(results: dict) -> dict:
+    """(hacker, transform) -> {condition: headline} for the CLIP runs whose transform was also run on clean
+    data (the untransformed row included); empty when no transform has a clean control."""
+    keys = [k.split("|") for k, v in results.items() if v.get("kind") == "clip"]
+    pres = {(h, pre) for c, h, pre in keys if c == "clean" and pre}
+    if not pres:
+        return {}
+    pres |= {(h, "") for h, _ in pres if f"clean|{h}|" in results}
+    rows: dict = {}
+    for h, pre in sorted(pres):
+        rows[(h, pre)] = {c: _headline(results[f"{c}|{h}|{pre}"]) for c, hh, p in keys if hh == h and p == pre}
+    return {k: v for k, v in rows.items() if "clean" in v and len(v) > 1}
 
 
 def _seed_note(runs: dict | None, lim: float) -> str:
@@ -176,11 +207,13 @@ def targets(results: dict, quality: dict, seeds: dict | None = None) -> list[str
             lim = {"": 2.0, "jpeg75": 3.0, "resize0.5": 3.0}.get(pre)
             worst = max(x for x in ratio.values() if x is not None)
             what = f"T2UE {h}{' after ' + pre.replace('aug=', 'training augmentation ') if pre else ''}"
+            ctrl = results.get(f"clean|{h}|{pre}") if pre else None
+            ctrl = (f"; clean data under the same transform: {_headline(ctrl):.2f}" if ctrl else "")
             if lim is None:
-                out.append(f"{what}: R@10 / random = {worst:.2f} (no target; robustness figure)")
+                out.append(f"{what}: R@10 / random = {worst:.2f} (no target; robustness figure{ctrl})")
             else:
                 out.append(f"{what}: R@10 / random = {worst:.2f} (target <= {lim:g}): "
-                           f"**{'met' if worst <= lim else 'missed'}**" + _seed_note(seeds.get(k), lim))
+                           f"**{'met' if worst <= lim else 'missed'}**" + _seed_note(seeds.get(k), lim) + ctrl)
         else:
             acc = v["test"]["accuracy"]
             out.append(f"T2UE Fashion-MNIST classifier accuracy {acc:.1f} % (target <= 20 %): "
@@ -206,7 +239,8 @@ def targets(results: dict, quality: dict, seeds: dict | None = None) -> list[str
     if "t2ue" in quality:
         p = quality["t2ue"]["psnr_mean"]
         out.append(f"T2UE PSNR {p:.2f} dB (target >= 35 dB): **{'met' if p >= 35 else 'missed'}**")
-    clean = {k.split("|")[1]: v for k, v in results.items() if k.startswith("clean|") and v.get("kind") == "clip"}
+    clean = {k.split("|")[1]: v for k, v in results.items()      # untransformed clean training only
+             if k.startswith("clean|") and not k.split("|")[2] and v.get("kind") == "clip"}
     for h, v in clean.items():
         ratio = v["test"].get("R@10_over_random", {})
         out.append(f"clean training, {h}: R@10 / random = {max(x for x in ratio.values() if x is not None):.2f} "
