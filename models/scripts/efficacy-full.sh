@@ -16,6 +16,7 @@ run "$@" --conditions t2ue,t2ue@20,t2ue@80 --hackers clipB,cls --robustness jpeg
 # the scraper's transforms on clean and EM data too: is a drop T2UE's or the transform's?
 run "$@" --conditions clean,t2ue,em --hackers clipA,clipB --robust-conditions clean,t2ue,em \
     --robustness jpeg75,resize0.5,blur1,gray
+run "$@" --conditions clean,t2ue --hackers cls --robust-conditions clean,t2ue --robustness jpeg75,resize0.5,blur1,gray
 run "$@" --conditions clean --cost-only em,mem3,mem5 --cost-n 32
 run "$@" --conditions em --hackers cls
 run "$@" --conditions mem3 --hackers clipA,clipB

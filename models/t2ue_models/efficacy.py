@@ -265,8 +265,11 @@ def main(argv=None) -> int:
     ap.add_argument("--conditions", default="clean,t2ue,random,em",
                     help="clean,t2ue,random,em,mem3,mem5, t2ue@20|50|80 (partial), regen-wrongkey, regen-rightkey")
     ap.add_argument("--hackers", default="clipA,clipB,cls")
-    ap.add_argument("--robustness", default="", help="pre-transforms for T2UE, e.g. jpeg75,resize0.5,gray")
-    ap.add_argument("--augment", default="", help="hacker training augmentations tried against T2UE, e.g. rrc,heavy")
+    ap.add_argument("--robustness", default="",
+                    help="pre-transforms the hacker applies to the files it reads (every hacker of --hackers), "
+                         "e.g. jpeg75,resize0.5,gray")
+    ap.add_argument("--augment", default="",
+                    help="training augmentations of the CLIP hackers tried against T2UE, e.g. rrc,heavy")
     ap.add_argument("--robust-conditions", default="t2ue",
                     help="conditions the --robustness and --augment runs apply to (e.g. t2ue,em)")
     ap.add_argument("--budget", type=float, default=0,
@@ -336,7 +339,7 @@ def main(argv=None) -> int:
     steps_of = dict(kv.split("=") for kv in a.steps.split(",") if kv)
     rc = [c for c in a.robust_conditions.split(",") if c in conds]
     clip_h = [h for h in a.hackers.split(",") if h.startswith("clip")]
-    runs += [(c, h, p) for c in rc for p in a.robustness.split(",") if p for h in clip_h]
+    runs += [(c, h, p) for c in rc for p in a.robustness.split(",") if p for h in a.hackers.split(",") if h]
     runs += [(c, h, "aug=" + g) for c in rc for g in a.augment.split(",") if g for h in clip_h]
     for c, h, pre in runs:
         ds = "fmnist" if h == "cls" else "clipart"

@@ -85,10 +85,10 @@ def write_report(out: Path, results: dict, quality: dict, costs: dict, meta: dic
     cls_rows = [(k, v) for k, v in results.items() if v.get("kind") == "classifier"]
     if cls_rows:
         a("## Supervised transfer: Fashion-MNIST classifier trained on (protected) images\n")
-        a("| condition | test accuracy (%) | random (%) | steps |\n|---|---|---|---|")
+        a("| condition | pre | test accuracy (%) | random (%) | steps |\n|---|---|---|---|---|")
         for k, v in cls_rows:
-            c = k.split("|")[0]
-            a(f"| {c} | {v['test']['accuracy']:.1f} | {v['test']['random']:.1f} | {v['steps']} |")
+            c, _, pre = k.split("|")
+            a(f"| {c} | {pre or '-'} | {v['test']['accuracy']:.1f} | {v['test']['random']:.1f} | {v['steps']} |")
         a("")
     if seeds:
         a("## Spread over hacker seeds (same protected data; other initialisation and batch order)\n")
@@ -105,8 +105,9 @@ def write_report(out: Path, results: dict, quality: dict, costs: dict, meta: dic
     if controls:
         a("## Transforms on clean data too: whose drop is it?\n")
         a("A scraper's transform (or training augmentation) can lower a hacker's score on any data. Each row gives "
-          "the headline figure (worst-direction R@10 / random) of the same hacker and transform on clean data and on "
-          "each protected condition; the protection's own effect is the gap to the clean column.\n")
+          "the headline figure (worst-direction R@10 / random for a CLIP hacker, test accuracy in % for the "
+          "classifier) of the same hacker and transform on clean data and on each protected condition; the "
+          "protection's own effect is the gap to the clean column.\n")
         conds = sorted({c for row in controls.values() for c in row if c != "clean"},
                        key=lambda c: _ORDER.index(c) if c in _ORDER else 99)
         a("| hacker | transform | clean | " + " | ".join(conds) + " |")
@@ -153,9 +154,9 @@ _ORDER = ["t2ue", "t2ue@80", "t2ue@50", "t2ue@20", "random", "em", "mem3", "mem5
 
 
 def _controls(results: dict) -> dict:
-    """(hacker, transform) -> {condition: headline} for the CLIP runs whose transform was also run on clean
+    """(hacker, transform) -> {condition: headline} for the hacker runs whose transform was also run on clean
     data (the untransformed row included); empty when no transform has a clean control."""
-    keys = [k.split("|") for k, v in results.items() if v.get("kind") == "clip"]
+    keys = [k.split("|") for k, v in results.items() if v.get("kind") in ("clip", "classifier")]
     pres = {(h, pre) for c, h, pre in keys if c == "clean" and pre}
     if not pres:
         return {}
@@ -214,6 +215,11 @@ def targets(results: dict, quality: dict, seeds: dict | None = None) -> list[str
             else:
                 out.append(f"{what}: R@10 / random = {worst:.2f} (target <= {lim:g}): "
                            f"**{'met' if worst <= lim else 'missed'}**" + _seed_note(seeds.get(k), lim) + ctrl)
+        elif pre:
+            ctrl = results.get(f"clean|{h}|{pre}")
+            out.append(f"T2UE Fashion-MNIST classifier after {pre}: accuracy {v['test']['accuracy']:.1f} % (no target; "
+                       "robustness figure" + (f"; clean data under the same transform: {_headline(ctrl):.1f} %)"
+                                              if ctrl else ")"))
         else:
             acc = v["test"]["accuracy"]
             out.append(f"T2UE Fashion-MNIST classifier accuracy {acc:.1f} % (target <= 20 %): "
@@ -268,7 +274,7 @@ def _plot(out: Path, clip_rows, cls_rows) -> Path | None:
         axes[0].set_title("clip-art test retrieval")
         axes[0].legend(fontsize=7)
     if cls_rows:
-        labels = [k.split("|")[0] for k, _ in cls_rows]
+        labels = [c + (f"+{pre}" if pre else "") for c, _, pre in (k.split("|") for k, _ in cls_rows)]
         axes[1].bar(labels, [v["test"]["accuracy"] for _, v in cls_rows])
         axes[1].axhline(cls_rows[0][1]["test"]["random"], color="k", ls="--", label="random")
         axes[1].set_ylabel("accuracy %")

@@ -36,3 +36,17 @@ def test_controls_pair_each_transform_with_clean_data():
     assert rows[("clipB", "jpeg75")] == {"clean": 11.6, "t2ue": 11.6, "em": 10.5}
     assert rows[("clipB", "")] == {"clean": 12.6, "t2ue": 10.3}
     assert _controls({k: v for k, v in RESULTS.items() if k != "clean|clipB|jpeg75"}) == {}
+
+
+def cls(acc: float) -> dict:
+    return {"kind": "classifier", "test": {"accuracy": acc, "random": 10.0}}
+
+
+def test_a_transformed_classifier_run_is_a_robustness_figure_not_the_target():
+    res = {"clean|cls|": cls(86.2), "t2ue|cls|": cls(47.2), "clean|cls|jpeg75": cls(85.0), "t2ue|cls|jpeg75": cls(70.0)}
+    lines = [x for x in targets(res, {}) if "classifier" in x]
+    assert len([x for x in lines if "target <= 20 %" in x]) == 1           # the untransformed run only
+    assert any(x.startswith("T2UE Fashion-MNIST classifier accuracy 47.2 %") for x in lines)
+    assert ("T2UE Fashion-MNIST classifier after jpeg75: accuracy 70.0 % (no target; robustness figure; clean data "
+            "under the same transform: 85.0 %)") in lines
+    assert _controls(res) == {("cls", ""): {"clean": 86.2, "t2ue": 47.2}, ("cls", "jpeg75"): {"clean": 85.0, "t2ue": 70.0}}
