@@ -380,8 +380,7 @@ def main(argv=None) -> int:
         elif k not in results:
             results[k] = r
     seeds = {k: {0: results[k], **v} for k, v in seeds.items() if k in results}
-    order = ["clean", "t2ue", "t2ue@80", "t2ue@50", "t2ue@20", "random", "em", "mem3", "mem5", "regen-wrongkey",
-             "regen-rightkey"]
+    from .efficacy_report import CONDITION_ORDER as order, write_report
     results = dict(sorted(results.items(), key=lambda kv: (
         order.index(kv[0].split("|")[0]) if kv[0].split("|")[0] in order else 99, kv[0].split("|")[1],
         kv[0].split("|")[2])))
@@ -397,7 +396,6 @@ def main(argv=None) -> int:
     costs = dict(sorted(costs.items(), key=lambda kv: (      # stable order, whichever invocation made them
         kv[0][0].endswith("(cost only)"), order.index(kv[0][0].split(" ")[0]) if kv[0][0].split(" ")[0] in order
         else 99, kv[0][1])))
-    from .efficacy_report import write_report
     rep = write_report(Path(a.report), results=results, quality=quality, seeds=seeds,
                        costs={f"{c}|{d}": v for (c, d), v in costs.items()},
                        meta={"bundle": man["name"], "bundle_version": man["version"], "generator_sha256": gen_sha,

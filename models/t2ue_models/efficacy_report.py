@@ -109,7 +109,7 @@ def write_report(out: Path, results: dict, quality: dict, costs: dict, meta: dic
           "classifier) of the same hacker and transform on clean data and on each protected condition; the "
           "protection's own effect is the gap to the clean column.\n")
         conds = sorted({c for row in controls.values() for c in row if c != "clean"},
-                       key=lambda c: _ORDER.index(c) if c in _ORDER else 99)
+                       key=lambda c: CONDITION_ORDER.index(c) if c in CONDITION_ORDER else 99)
         a("| hacker | transform | clean | " + " | ".join(conds) + " |")
         a("|---|---|---|" + "---|" * len(conds))
         for (h, pre), row in controls.items():
@@ -150,7 +150,9 @@ def write_report(out: Path, results: dict, quality: dict, costs: dict, meta: dic
     return p
 
 
-_ORDER = ["t2ue", "t2ue@80", "t2ue@50", "t2ue@20", "random", "em", "mem3", "mem5", "regen-wrongkey", "regen-rightkey"]
+# the order of conditions in every table of the report (efficacy.py sorts its results by it too)
+CONDITION_ORDER = ["clean", "t2ue", "t2ue@80", "t2ue@50", "t2ue@20", "random", "em", "mem3", "mem5", "regen-wrongkey",
+                   "regen-rightkey"]
 
 
 def _controls(results: dict) -> dict:
