@@ -67,6 +67,30 @@ def export_splits(ddir: Path, work: Path, n_train: int | None, n_test: int | Non
     return out
 
 
+# Runs argv[2:] as its child and writes that child's own peak RSS (KiB) to the file argv[1]; exits with its code.
+_MEASURE = ("import os, sys\n"
+            "pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)\n"
+            "_, status, ru = os.wait4(pid, 0)\n"
+            "open(sys.argv[1], 'w').write(str(ru.ru_maxrss))\n"
+            "sys.exit(os.waitstatus_to_exitcode(status) % 256)\n")
+
+
+def run_measured(cmd: list, env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
+    """Run `cmd` to completion; its result (stdout/stderr as text) and the peak RSS in MB of that process
+    alone. Neither RUSAGE_CHILDREN (the largest of every child this process has waited for) nor wait4 on a
+    direct child (Linux starts a child's peak at its parent's resident size, which this Python process with
+    torch loaded makes ~0.5 GB) measure the command itself, so it runs under a small Python that spawns it and
+    reports the grandchild's own peak (whose floor is that small process's few MB)."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as td:
+        rss = Path(td) / "maxrss"
+        r = subprocess.run([sys.executable, "-c", _MEASURE, str(rss), *map(str, cmd)], capture_output=True,
+                           text=True, env=env)
+        if not rss.exists():
+            raise RuntimeError(f"could not run {cmd[0]}: {r.stderr[-2000:]}")
+        return subprocess.CompletedProcess(cmd, r.returncode, r.stdout, r.stderr), round(int(rss.read_text()) / 1024, 1)
+
+
 def protect_with_cli(bundle: Path, src: Path, dst: Path, key_file: Path, jobs: int) -> dict:
     """`t2ue protect` over a split directory; seconds per image and the CLI's peak RSS."""
     if (dst / "captions.csv").exists():
@@ -74,18 +98,16 @@ def protect_with_cli(bundle: Path, src: Path, dst: Path, key_file: Path, jobs: i
     tmp = dst.with_name(dst.name + ".partial")
     cmd = [str(t2ue_bin()), "protect", str(src), "--captions", str(src / "captions.csv"), "--out", str(tmp),
            "--bundle", str(bundle), "--key-file", str(key_file), "--jobs", str(jobs), "--json"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.time()
-    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "RUST_BACKTRACE": "0"})
+    r, peak_mb = run_measured(cmd, env={**os.environ, "RUST_BACKTRACE": "0"})
     secs = time.time() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         raise RuntimeError(f"t2ue protect failed ({r.returncode}): {r.stderr[-2000:]}")
     reports = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
     shutil.copy(src / "captions.csv", tmp / "captions.csv")
     n = len(D_rows(src))
     cost = {"images": n, "seconds": round(secs, 2), "seconds_per_image": round(secs / n, 4), "jobs": jobs,
-            "peak_rss_mb_children": round(max(before.ru_maxrss, after.ru_maxrss) / 1024, 1),
+            "peak_rss_mb": peak_mb,
             "reports": len(reports), "command": " ".join(cmd)}
     _json(tmp / "cost.json", cost)
     os.replace(tmp, dst)

@@ -126,15 +126,26 @@ def write_report(out: Path, results: dict, quality: dict, costs: dict, meta: dic
     if costs:
         a("## Cost of protection on this machine (same run)\n")
         a("| condition / set | images | s / image | peak RSS (MB) |\n|---|---|---|---|")
+        old_rss = False
         for k, v in costs.items():
             if not v.get("seconds_per_image"):
                 continue                      # derived sets (partial, regeneration): no protection cost
-            rss = v.get("peak_rss_mb_children", v.get("peak_rss_mb_process"))
-            a(f"| {k.replace('|', ' / ')} | {v['images']} | {v['seconds_per_image']} | {_fmt(rss)} |")
+            if "peak_rss_mb_children" in v:   # older runs: not this command's own peak (see the note below)
+                rss, old_rss = f"{_fmt(v['peak_rss_mb_children'])} *", True
+            else:
+                rss = _fmt(v.get("peak_rss_mb", v.get("peak_rss_mb_process")))
+            a(f"| {k.replace('|', ' / ')} | {v['images']} | {v['seconds_per_image']} | {rss} |")
         a("\nT2UE = the Rust CLI end to end (decode, caption -> noise, apply, encode, write), "
-          "EM/MEM = PGD on the surrogate in PyTorch; random = numpy. Rows marked *(cost only)*: the baseline "
+          "EM/MEM = PGD on the surrogate in PyTorch; random = numpy. Peak RSS: T2UE's is the CLI process's own; "
+          "EM/MEM run inside the efficacy process, so theirs is that process's peak so far (data and torch "
+          "included). Rows marked *(cost only)*: the baseline "
           "run on the first images of the clip-art training split only, to measure its cost on this machine; no "
-          "protected set was made with it and no hacker trained on it.\n")
+          "protected set was made with it and no hacker trained on it.")
+        if old_rss:
+            a("\n\\* Measured before 2026-12-06 as RUSAGE_CHILDREN's peak: the largest of every child process the run "
+              "had waited for until then (hacker runs included), each counted from the resident size of the Python "
+              "process that started it; an upper bound on the CLI's own peak, not its value.")
+        a("")
     a("## Targets (issue 5)\n")
     for line in targets(results, quality, seeds or {}):
         a(f"- {line}")

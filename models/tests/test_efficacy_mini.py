@@ -36,6 +36,19 @@ def _fake_sets(d: Path):
         D._save(d / f"{name}.npz", s)
 
 
+def test_run_measured_reports_each_child_its_own_peak():
+    """A small command run after a big one gets its own peak RSS, not the big one's (RUSAGE_CHILDREN's
+    ru_maxrss would give the big one's to both)."""
+    import sys
+    alloc = "import sys; b = bytearray({} * 2**20); b[::4096] = b'x' * len(b[::4096]); sys.stdout.write('ok')"
+    big, big_mb = E.run_measured([sys.executable, "-c", alloc.format(300)])
+    small, small_mb = E.run_measured([sys.executable, "-c", alloc.format(10)])
+    assert big.returncode == small.returncode == 0 and big.stdout == small.stdout == "ok"
+    assert big_mb > 300 and small_mb < 200, (big_mb, small_mb)
+    fail, _ = E.run_measured([sys.executable, "-c", "import sys; sys.stderr.write('bad'); sys.exit(3)"])
+    assert fail.returncode == 3 and fail.stderr == "bad"
+
+
 def test_efficacy_miniature(tmp_path):
     _cli_or_skip()
     data = tmp_path / "data"
@@ -50,7 +63,7 @@ def test_efficacy_miniature(tmp_path):
     prot = work / "t2ue" / "clipart_train"
     assert len(list(prot.glob("*.png"))) == 24 and (prot / "captions.csv").exists()
     cost = json.loads((prot / "cost.json").read_text())
-    assert cost["images"] == 24 and cost["seconds_per_image"] > 0
+    assert cost["images"] == 24 and cost["seconds_per_image"] > 0 and 5 < cost["peak_rss_mb"] < 2000
     # partial protection: about half the files are the protected ones
     part = json.loads((work / "t2ue@50" / "clipart_train" / "cost.json").read_text())
     assert 0 < part["protected"] < 24
