@@ -29,9 +29,16 @@ class _Text(nn.Module):
 
 
 def _fix_batch_axis(path: Path, names: list[str]) -> None:
-    """Make axis 0 of every graph input/output the symbolic dimension 'batch'."""
+    """Make axis 0 of every graph input/output the symbolic dimension 'batch', and drop the exporter's
+    per-node debug metadata (pkg.torch.onnx.*: Python stack traces with this checkout's absolute paths and
+    source line numbers, FX node reprs), so a shipped graph holds no developer paths and its bytes do not
+    change when a line moves in nets.py or the repository lives elsewhere."""
     import onnx
     m = onnx.load(str(path))
+    for n in m.graph.node:
+        keep = [p for p in n.metadata_props if not p.key.startswith("pkg.torch.onnx.")]
+        del n.metadata_props[:]
+        n.metadata_props.extend(keep)
     for v in list(m.graph.input) + list(m.graph.output):
         if v.name in names:
             d0 = v.type.tensor_type.shape.dim[0]

@@ -41,6 +41,10 @@ def test_manifest_hashes_and_io(tiny_bundle):
         g = onnx.load(str(out / m["graphs"][role]["file"]))
         for v in list(g.graph.input) + list(g.graph.output):
             assert v.type.tensor_type.shape.dim[0].dim_param == "batch"
+        # no exporter debug metadata: it held absolute paths of this checkout and source line numbers
+        assert not [p.key for n in g.graph.node for p in n.metadata_props if p.key.startswith("pkg.torch.onnx.")]
+        raw = (out / m["graphs"][role]["file"]).read_bytes()
+        assert b"t2ue_models/nets.py" not in raw and b"site-packages" not in raw, role
     (out / "golden.json").write_bytes((out / "golden.json").read_bytes() + b" ")
     with pytest.raises(AssertionError):
         X.verify_bundle(out)
