@@ -2,12 +2,15 @@
 
     python -m t2ue_models.ablate --out DIR [--steps 1500] [--learner-weight 1] [--rms-cap-levels 4.2]
                                  [--init generator.pt] [--cls-steps 300] [--clip-steps 400] [--basis-res 8]
+                                 [--p-gray 0.3] [--luma-only] [--pre gray,jpeg75]
 
 Trains (or loads, with --steps 0 --init FILE) a generator with the given objective, protects the
 Fashion-MNIST and clip-art training splits in Python exactly as the shipped path does at the bundle's
 resolution (z from the key and the caption by the KDF, 8-bit rounding), and trains the t2ue_eval hackers
 (fixed step counts, not time budgets, so two variants are compared on equal terms on a shared machine):
-the Fashion-MNIST classifier and CLIP A. This is a proxy for choosing the objective; the efficacy report
+the Fashion-MNIST classifier and CLIP A. `--pre` also trains each hacker on the protected split after each
+listed scraper transform (t2ue_eval.transforms; grayscale is applied to the test split too), so a variant's
+robustness is measured beside its plain figure. This is a proxy for choosing the objective; the efficacy report
 (t2ue_models.efficacy) measures the exported bundle through the Rust CLI.
 """
 from __future__ import annotations
@@ -53,6 +56,27 @@ def key_cosine(gen, sur, tok, d: dict, n: int = 300) -> float:
     return round(float(torch.nn.functional.cosine_similarity(gen(et, z1).flatten(1), gen(et, z2).flatten(1), dim=1).mean()), 4)
 
 
+@torch.no_grad()
+def luma_share(gen, sur, tok, d: dict, n: int = 300) -> float:
+    """Share of the noise's energy that survives a grayscale conversion: 3 * E[L^2] / E[|delta|^2] with L the
+    ITU-R 601 luma of delta (1 = equal on R, G and B; ~0.45 for independent channels; 0 = pure chroma)."""
+    caps = sorted(set(str(c) for c in d["captions"]))[:n]
+    et = T.text_embeddings(sur, tok, caps)
+    z = torch.from_numpy(np.stack([latent_z(b"\x01" * 32, c, gen.latent_dim) for c in caps]))
+    delta = gen(et, z)
+    luma = (delta * delta.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1)
+    return round(float(3 * luma.pow(2).sum() / delta.pow(2).sum()), 4)
+
+
+def apply_pre(images: np.ndarray, spec: str) -> np.ndarray:
+    """The hacker-side transform `spec` (t2ue_eval.transforms) on every image of a uint8 NHWC array."""
+    from PIL import Image
+
+    from t2ue_eval.transforms import pre_transform
+    f = pre_transform(spec)
+    return np.stack([np.asarray(f(Image.fromarray(im)).convert("RGB")) for im in images])
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean(axis=(1, 2, 3))
     return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-12))))
@@ -85,6 +109,10 @@ def main(argv=None) -> int:
     ap.add_argument("--z-rule", choices=("caption", "key"), default="caption",
                     help="latent at protection time: KDF of key + caption (the contract) or of the key alone")
     ap.add_argument("--clean", action="store_true", help="reference: hackers on the clean splits")
+    ap.add_argument("--p-gray", type=float, default=0.0, help="share of training steps the scraper model turns gray")
+    ap.add_argument("--luma-only", action="store_true", help="probe: the same noise on R, G and B")
+    ap.add_argument("--pre", default="", help="also train each hacker after these transforms, comma-separated "
+                                              "(jpeg<q>, resize<f>, blur<sigma>, gray); one run per transform")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     out = Path(a.out)
@@ -93,7 +121,8 @@ def main(argv=None) -> int:
     rd = runs_dir() / f"clipart-mnv2-minilm-r{a.R}"
     sur, tok = load_surrogate(rd), Tokenizer()
     torch.manual_seed(1)
-    gen = Generator(EMBED_DIM, LATENT_DIM, a.R, EPSILON, rms_cap=a.rms_cap_levels / 255.0, basis_res=a.basis_res or None)
+    gen = Generator(EMBED_DIM, LATENT_DIM, a.R, EPSILON, rms_cap=a.rms_cap_levels / 255.0, basis_res=a.basis_res or None,
+                    luma_only=a.luma_only)
     if a.basis_std:
         with torch.no_grad():
             gen.basis.normal_(0, a.basis_std, generator=torch.Generator().manual_seed(5))
@@ -111,7 +140,7 @@ def main(argv=None) -> int:
             gen, sur, carriers, et, steps=a.steps, bs=64, lr=a.lr, seed=1, log=log, target_weights=weights,
             p_synth=a.synth, heldout=heldout, p_crop=a.p_crop, p_jpeg=a.p_jpeg, learner=learner,
             learner_weight=a.learner_weight, learner_reset=a.learner_reset, learner_lr=a.learner_lr, surrogate_weight=a.surrogate_weight,
-            eval_every=250, z_div_weight=a.z_div)
+            eval_every=250, z_div_weight=a.z_div, p_gray=a.p_gray)
         torch.save(gen.state_dict(), out / "generator.pt")
     gen.eval()
     from t2ue_eval.hackers import train_classifier, train_clip
@@ -119,6 +148,12 @@ def main(argv=None) -> int:
     key = bytes(range(32))
     res["key_cos"] = key_cosine(gen, sur, tok, D.load(ddir / "clipart_train.npz"))
     log(f"[ablate] one caption under two keys, cosine of the noises: {res['key_cos']}")
+    res["luma_share"] = luma_share(gen, sur, tok, D.load(ddir / "fmnist_train.npz"))
+    log(f"[ablate] share of the noise's energy a grayscale conversion keeps (Fashion-MNIST captions): {res['luma_share']}")
+    from t2ue_eval.transforms import DOMAIN_PRE, parse_pre
+    pres = [""] + [p.strip() for p in a.pre.split(",") if p.strip()]
+    for p in pres[1:]:
+        parse_pre(p)                    # fail before hours of work, not after
     for name, steps in (("fmnist", a.cls_steps), ("clipart", a.clip_steps)):
         if name not in a.only.split(","):
             continue
@@ -126,20 +161,24 @@ def main(argv=None) -> int:
         prot = tr["images"] if a.clean else protect_split(gen, sur, tok, tr, key, a.z_rule)
         res[f"{name}_psnr_db"] = round(psnr(tr["images"], prot), 2)
         labels = (lambda d: d["labels"] if d["labels"][0] >= 0 else None)
-        s_tr = Split(prot, [str(c) for c in tr["captions"]], [], labels(tr))
-        s_te = Split(te["images"], [str(c) for c in te["captions"]], [], labels(te))
-        t0 = time.time()
-        if name == "fmnist":
-            r = train_classifier(s_tr, s_te, steps=steps, threads=a.threads, log=lambda m: None)
-            res["fmnist_cls_acc"] = r["test"]["accuracy"]
-            res["fmnist_cls_train_acc"] = r["train_subset"]["accuracy"]
-        else:
-            r = train_clip(s_tr, s_te, arch="A", steps=steps, threads=a.threads, log=lambda m: None)
-            t = r["test"]
-            res["clipA_R10_i2t_t2i"] = [t["i2t"]["R@10"], t["t2i"]["R@10"]]
-            res["clipA_train_R1_i2t"] = r["train_subset"]["i2t"]["R@1"]
-        log(f"[ablate] {name}: {json.dumps({k: v for k, v in res.items() if k.startswith(name) or k.startswith('clipA')})} "
-            f"({time.time() - t0:.0f}s)")
+        for p in pres:
+            sfx = f"@{p}" if p else ""          # result keys: fmnist_cls_acc, fmnist_cls_acc@gray, ...
+            domain = p and all(k in DOMAIN_PRE for k, _ in parse_pre(p))
+            s_tr = Split(apply_pre(prot, p) if p else prot, [str(c) for c in tr["captions"]], [], labels(tr))
+            s_te = Split(apply_pre(te["images"], p) if domain else te["images"], [str(c) for c in te["captions"]], [],
+                         labels(te))
+            t0 = time.time()
+            if name == "fmnist":
+                r = train_classifier(s_tr, s_te, steps=steps, threads=a.threads, log=lambda m: None)
+                res[f"fmnist_cls_acc{sfx}"] = r["test"]["accuracy"]
+                res[f"fmnist_cls_train_acc{sfx}"] = r["train_subset"]["accuracy"]
+            else:
+                r = train_clip(s_tr, s_te, arch="A", steps=steps, threads=a.threads, log=lambda m: None)
+                t = r["test"]
+                res[f"clipA_R10_i2t_t2i{sfx}"] = [t["i2t"]["R@10"], t["t2i"]["R@10"]]
+                res[f"clipA_train_R1_i2t{sfx}"] = r["train_subset"]["i2t"]["R@1"]
+            log(f"[ablate] {name}{sfx}: {json.dumps({k: v for k, v in res.items() if k.startswith(name) or k.startswith('clipA')})} "
+                f"({time.time() - t0:.0f}s)")
     (out / "ablate.json").write_text(json.dumps(res, indent=1))
     log(f"[ablate] {json.dumps({k: v for k, v in res.items() if k not in ('train',)})}")
     return 0

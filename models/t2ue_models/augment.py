@@ -97,9 +97,16 @@ def random_resized_crop(x: torch.Tensor, scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3),
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def scraper(x, delta, gen=None, p_crop=0.5, p_jpeg=0.3, q_range=(60, 95), roll_step: int = 1):
+def grayscale(x: torch.Tensor) -> torch.Tensor:
+    """ITU-R 601 luma (what PIL's convert("L") computes), kept as 3 channels; differentiable."""
+    w = x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    return (x * w).sum(1, keepdim=True).expand_as(x)
+
+
+def scraper(x, delta, gen=None, p_crop=0.5, p_jpeg=0.3, q_range=(60, 95), roll_step: int = 1, p_gray: float = 0.0):
     """Apply the scraper model: roll delta (by multiples of roll_step; 0: not at all), add to x, clamp,
-    crop, maybe JPEG."""
+    crop, maybe JPEG, maybe grayscale (p_gray; drawn only when > 0, so the random stream of older recipes
+    is unchanged)."""
     d = random_roll(delta, gen, roll_step) if roll_step else delta
     xp = (x + d).clamp(0.0, 1.0)
     if torch.rand(1, generator=gen).item() < p_crop:
@@ -107,4 +114,6 @@ def scraper(x, delta, gen=None, p_crop=0.5, p_jpeg=0.3, q_range=(60, 95), roll_s
     if torch.rand(1, generator=gen).item() < p_jpeg:
         q = q_range[0] + (q_range[1] - q_range[0]) * torch.rand(1, generator=gen).item()
         xp = diff_jpeg(xp, q)
+    if p_gray > 0 and torch.rand(1, generator=gen).item() < p_gray:
+        xp = grayscale(xp)
     return xp

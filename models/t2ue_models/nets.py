@@ -184,8 +184,11 @@ class Generator(nn.Module):
 
     def __init__(self, embed_dim: int = EMBED_DIM, latent_dim: int = LATENT_DIM, resolution: int = 64,
                  epsilon: float = EPSILON, channels=(48, 32, 24, 16), gain: float = 1.0,
-                 basis_res: int | None = None, roll_step: int = 0, rms_cap: float = 0.0):
+                 basis_res: int | None = None, roll_step: int = 0, rms_cap: float = 0.0, luma_only: bool = False):
         super().__init__()
+        # luma_only (probe, not in any bundle): the same noise on R, G and B, so a grayscale conversion keeps
+        # all of it and JPEG's chroma subsampling removes none of it (Cb = Cr = 0 for an equal-channel delta)
+        self.luma_only = luma_only
         n_up = int(round(math.log2(resolution / 8)))
         assert 8 * 2 ** n_up == resolution, "resolution must be 8 * 2^k"
         ch = list(channels[: n_up + 1]) + [channels[-1]] * max(0, n_up + 1 - len(channels))
@@ -221,7 +224,10 @@ class Generator(nn.Module):
         lin = (t @ self.basis).view(-1, 3, self.basis_res, self.basis_res)
         if self.basis_res != self.resolution:
             lin = F.interpolate(lin, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False)
-        delta = self._cap(self.epsilon * torch.tanh(self.gain * (x + lin)))
+        delta = self.epsilon * torch.tanh(self.gain * (x + lin))
+        if self.luma_only:
+            delta = delta.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
+        delta = self._cap(delta)
         return key_roll(delta, z, self.roll_step) if self.roll_step else delta
 
 

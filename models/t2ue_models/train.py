@@ -98,7 +98,7 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
                     p_synth: float = 0.5, synth_sigma: float = 0.05, heldout=None, eval_every: int = 100,
                     roll_step: int | None = None, stop_after: int | None = None, learner=None,
                     learner_weight: float = 1.0, learner_reset: int = 400, learner_lr: float = 2e-3,
-                    surrogate_weight: float = 1.0, z_div_weight: float = 0.0):
+                    surrogate_weight: float = 1.0, z_div_weight: float = 0.0, p_gray: float = 0.0):
     """Error-minimising training: min over G of InfoNCE(f_I(scraper(x + delta)), e_t), delta = G(e_t, z),
     z ~ N(0, I); the surrogate is frozen.
 
@@ -118,7 +118,10 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
 
     With z_div_weight > 0 every target also gets a second latent: both noises are trained to protect
     (their InfoNCE losses averaged) and z_div_weight x the mean cosine between the two is added, so that the
-    noise depends on z (and so on the key) instead of ignoring it."""
+    noise depends on z (and so on the key) instead of ignoring it.
+
+    p_gray: share of steps whose protected batch is turned to grayscale before the surrogate sees it (a
+    scraper that drops colour), so the noise has to carry the caption in luminance too."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     sur.eval()
@@ -144,12 +147,12 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
             et, ids = synthetic_embeddings(target_emb, et, ids, p_synth, synth_sigma, g)
         z = torch.randn(bs, gen.latent_dim, generator=g)
         delta = gen(et, z)
-        xp = augment.scraper(x, delta, gen=g, p_crop=p_crop, p_jpeg=p_jpeg,
+        xp = augment.scraper(x, delta, gen=g, p_crop=p_crop, p_jpeg=p_jpeg, p_gray=p_gray,
                              roll_step=gen.roll_step if roll_step is None else roll_step)
         loss = info_nce(sur.image(xp.contiguous(memory_format=torch.channels_last)), et, scale, ids)
         if z_div_weight > 0:
             delta2 = gen(et, torch.randn(bs, gen.latent_dim, generator=g))
-            xp2 = augment.scraper(x, delta2, gen=g, p_crop=p_crop, p_jpeg=p_jpeg,
+            xp2 = augment.scraper(x, delta2, gen=g, p_crop=p_crop, p_jpeg=p_jpeg, p_gray=p_gray,
                                   roll_step=gen.roll_step if roll_step is None else roll_step)
             loss2 = info_nce(sur.image(xp2.contiguous(memory_format=torch.channels_last)), et, scale, ids)
             zcos = F.cosine_similarity(delta.flatten(1), delta2.flatten(1), dim=1).mean()

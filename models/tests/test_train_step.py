@@ -169,3 +169,37 @@ def test_ablate_z_rules():
         # float order may flip a rare rounding; the two rules differ in ~16 % of the samples here
         assert (got != want).mean() < 0.01 and np.abs(got.astype(int) - want.astype(int)).max() <= 1, rule
     assert (protect_split(gen, sur, tok, d, key, "caption") != protect_split(gen, sur, tok, d, key, "key")).mean() > 0.05
+
+
+def test_grayscale_scraper_and_luma_only_generator():
+    """A grayscale scraper keeps an equal-channel noise whole and removes what is pure chroma; the luma-only
+    probe generator makes equal-channel noise; ablate's luma_share reads 1 for it and < 1 otherwise; p_gray 0
+    draws no extra random number (older recipes replay unchanged)."""
+    from t2ue_models.ablate import apply_pre, luma_share
+    x = torch.rand(2, 3, 64, 64) * 0.8 + 0.1
+    n = torch.rand(2, 1, 64, 64) * 0.06 - 0.03
+    assert torch.allclose(A.grayscale(x + n.expand(-1, 3, -1, -1)), A.grayscale(x) + n.expand(-1, 3, -1, -1), atol=1e-6)
+    chroma = torch.cat([n, -n * 0.299 / 0.587, torch.zeros_like(n)], 1)          # zero luma
+    assert torch.allclose(A.grayscale(x + chroma), A.grayscale(x), atol=1e-6)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    A.scraper(x, n.expand(-1, 3, -1, -1), gen=g1, p_crop=0.5, p_jpeg=0.5)
+    A.scraper(x, n.expand(-1, 3, -1, -1), gen=g2, p_crop=0.5, p_jpeg=0.5, p_gray=0.0)
+    assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))
+    y = A.scraper(x, n.expand(-1, 3, -1, -1), gen=torch.Generator().manual_seed(0), p_crop=0, p_jpeg=0, p_gray=1.0)
+    assert torch.equal(y[:, 0], y[:, 1]) and torch.equal(y[:, 1], y[:, 2])
+
+    sur, imgs, caps = _tiny()
+    torch.manual_seed(0)
+    luma, rgb = Generator(resolution=64, luma_only=True).eval(), Generator(resolution=64).eval()
+    e, z = torch.nn.functional.normalize(torch.randn(2, 256), dim=-1), torch.randn(2, luma.latent_dim)
+    with torch.no_grad():
+        d = luma(e, z)
+    assert torch.equal(d[:, 0], d[:, 1]) and torch.equal(d[:, 0], d[:, 2]) and d.abs().max() <= EPSILON + 1e-7
+    with torch.no_grad():
+        rgb.basis.normal_(0, 1.0)
+    data = {"captions": caps}
+    assert luma_share(luma, sur, Tokenizer(), data) == pytest.approx(1.0, abs=1e-3)
+    assert 0.2 < luma_share(rgb, sur, Tokenizer(), data) < 0.7             # independent channels: ~0.45
+    g = apply_pre(imgs, "gray")
+    assert g.shape == imgs.shape and (g[..., 0] == g[..., 1]).all() and (g[..., 1] == g[..., 2]).all()
+    assert not np.array_equal(apply_pre(imgs, "jpeg50"), imgs)
