@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import augment
 from . import data as D
 from . import train as T
 from .kdf import latent_z
@@ -64,8 +65,7 @@ def luma_share(gen, sur, tok, d: dict, n: int = 300) -> float:
     et = T.text_embeddings(sur, tok, caps)
     z = torch.from_numpy(np.stack([latent_z(b"\x01" * 32, c, gen.latent_dim) for c in caps]))
     delta = gen(et, z)
-    luma = (delta * delta.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1)
-    return round(float(3 * luma.pow(2).sum() / delta.pow(2).sum()), 4)
+    return round(float(augment.grayscale(delta).pow(2).sum() / delta.pow(2).sum()), 4)
 
 
 def apply_pre(images: np.ndarray, spec: str) -> np.ndarray:
