@@ -150,6 +150,14 @@ fn candidates(explicit: Option<&Path>) -> Vec<(&'static str, PathBuf)> {
     out
 }
 
+/// ONNX Runtime fuses a weight-only `DequantizeLinear -> MatMul` (how the shipped int8 graphs store their
+/// weights) into `MatMulNBits`, which by default (accuracy level 4) quantises the activations to int8 with
+/// CPU-specific kernels: on x86 without VNNI their products saturate, and the shipped text encoder's embedding
+/// moved by 0.003 between two machines (measured 2026-12-06). Level 1 computes in float32, like the unfused
+/// graph, so the noise for a caption and key is the same on every CPU (to float rounding) and matches the
+/// bundle's golden.json. The Python side sets the same entry (`t2ue_models.export.ORT_CONFIG`).
+const MATMULNBITS_ACCURACY: (&str, &str) = ("session.qdq_matmulnbits_accuracy_level", "1");
+
 /// Build a session for one graph on the requested provider, falling back to CPU (reported).
 pub(crate) fn session(
     env: &Environment,
@@ -161,6 +169,9 @@ pub(crate) fn session(
     let ctx = || format!("creating the {graph} session");
     let mut builder = Session::builder(env).map_err(|e| Error::runtime(ctx(), e))?;
     builder = builder.with_inter_threads(1).map_err(|e| Error::runtime(ctx(), e))?;
+    builder = builder
+        .with_config_entry(MATMULNBITS_ACCURACY.0, MATMULNBITS_ACCURACY.1)
+        .map_err(|e| Error::runtime(ctx(), e))?;
     if intra_threads > 0 {
         builder = builder.with_intra_threads(intra_threads).map_err(|e| Error::runtime(ctx(), e))?;
     }

@@ -58,12 +58,31 @@ def export_graph(module: nn.Module, args: tuple, in_names: list[str], out_names:
     _fix_batch_axis(path, in_names + out_names)
 
 
-def ort_session(path: Path):
+# ONNX Runtime (>= 1.2x) fuses a weight-only DequantizeLinear -> MatMul into MatMulNBits and, by default
+# (accuracy level 4), quantises the activations to int8 inside it. Those int8 kernels differ by CPU: on x86
+# without VNNI (AVX2 only, e.g. AMD Zen 3) their u8 x s8 products saturate, and the shipped int8 text encoder's
+# embedding moved by 0.003 against goldens made on a VNNI machine (measured 2026-12-06). Level 1 computes in
+# float32 (the fused op then matches the unfused graph to ~1e-7), so every CPU gives the same embedding and
+# noise. The Rust core sets the same entry (core/src/runtime.rs, MATMULNBITS_ACCURACY).
+ORT_CONFIG = {"session.qdq_matmulnbits_accuracy_level": "1"}
+
+
+def ort_options(threads: int = 2, optimize: bool = True):
+    """SessionOptions every Python path that runs bundle graphs uses (the Rust core's settings)."""
     import onnxruntime as ort
     so = ort.SessionOptions()
-    so.intra_op_num_threads = 2
+    so.intra_op_num_threads = threads
     so.log_severity_level = 3
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    for k, v in ORT_CONFIG.items():
+        so.add_session_config_entry(k, v)
+    if not optimize:
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return so
+
+
+def ort_session(path: Path, threads: int = 2, optimize: bool = True):
+    import onnxruntime as ort
+    return ort.InferenceSession(str(path), ort_options(threads, optimize), providers=["CPUExecutionProvider"])
 
 
 def quantize_int8(src: Path, dst: Path) -> None:
@@ -277,33 +296,8 @@ def export_bundle(sur: Surrogate, gen: Generator, tok: Tokenizer, out: Path, met
 
     # ---- golden vectors, from the shipped graphs (what the Rust core must reproduce)
     log("[export] golden.json")
-    st, sg, si = (ort_session(tmp / f) for f in ("text_encoder.onnx", "generator.onnx", "image_encoder.onnx"))
-    cases = []
-    for i, cap in enumerate(GOLDEN_CAPTIONS):
-        key = golden_key(i)
-        gi, gm = tok([cap])
-        zz = latent_for(latent_rule, key, cap, Z)[None]
-        e = st.run(None, {"input_ids": gi, "attention_mask": gm})[0]
-        n = sg.run(None, {"text_embedding": e, "z": zz})[0][0]
-        flat = n.reshape(-1)
-        with torch.no_grad():       # PyTorch generator on the same inputs: parity of the golden noise
-            parity.setdefault("golden_noise_max_abs_vs_pytorch", 0.0)
-            pt = gen(torch.from_numpy(e), torch.from_numpy(zz)).numpy()[0]
-            parity["golden_noise_max_abs_vs_pytorch"] = max(parity["golden_noise_max_abs_vs_pytorch"],
-                                                            float(np.abs(pt - n).max()))
-        cases.append({"caption": cap, "normalised_caption": normalise_caption(cap), "key_hex": key.hex(),
-                      "input_ids": gi[0].tolist(), "attention_mask": gm[0].tolist(),
-                      "z": [float(v) for v in zz[0]], "text_embedding": [float(v) for v in e[0]],
-                      "noise_stats": {"mean": float(flat.mean()), "abs_mean": float(np.abs(flat).mean()),
-                                      "min": float(flat.min()), "max": float(flat.max())},
-                      "noise_sample": {"stride": 97, "values": [float(v) for v in flat[::97]]}})
-    img = si.run(None, {"pixels": image_pattern(R)})[0][0]
-    golden = {"tolerance": {"text_embedding": 1e-4, "noise": 1e-5, "image_embedding": 1e-4},
-              "source": "onnxruntime %s on the shipped graphs; z from t2ue_models.kdf (hmac/hashlib), latent rule %s"
-                        % (_ort_version(), latent_rule),
-              "cases": cases,
-              "image_case": {"pattern": "p[c,y,x] = ((c + 1) * (x + 2*y) mod R) / R",
-                             "image_embedding": [float(v) for v in img]}}
+    golden, pt_err = make_golden(tmp, tok, R, Z, latent_rule, gen)
+    parity["golden_noise_max_abs_vs_pytorch"] = pt_err
     (tmp / "golden.json").write_text(json.dumps(golden, indent=1))
 
     # ---- manifest
@@ -367,3 +361,78 @@ def verify_bundle(path: Path) -> dict:
         for a, b in ((io["inputs"], g["inputs"]), (io["outputs"], g["outputs"])):
             assert [(v["name"], v["dtype"], v["shape"]) for v in a] == [(v["name"], v["dtype"], v["shape"]) for v in b], role
     return m
+
+
+def make_golden(bundle: Path, tok: Tokenizer, R: int, Z: int, latent_rule: str, gen: Generator | None = None):
+    """golden.json's content from the graphs in `bundle`, run as the core runs them (ort_options), and the
+    max |noise - PyTorch generator| over its cases (None without `gen`)."""
+    st, sg, si = (ort_session(bundle / f) for f in ("text_encoder.onnx", "generator.onnx", "image_encoder.onnx"))
+    cases, pt_err = [], None
+    for i, cap in enumerate(GOLDEN_CAPTIONS):
+        key = golden_key(i)
+        gi, gm = tok([cap])
+        zz = latent_for(latent_rule, key, cap, Z)[None]
+        e = st.run(None, {"input_ids": gi, "attention_mask": gm})[0]
+        n = sg.run(None, {"text_embedding": e, "z": zz})[0][0]
+        flat = n.reshape(-1)
+        if gen is not None:
+            with torch.no_grad():       # PyTorch generator on the same inputs: parity of the golden noise
+                pt = gen(torch.from_numpy(e), torch.from_numpy(zz)).numpy()[0]
+            pt_err = max(pt_err or 0.0, float(np.abs(pt - n).max()))
+        cases.append({"caption": cap, "normalised_caption": normalise_caption(cap), "key_hex": key.hex(),
+                      "input_ids": gi[0].tolist(), "attention_mask": gm[0].tolist(),
+                      "z": [float(v) for v in zz[0]], "text_embedding": [float(v) for v in e[0]],
+                      "noise_stats": {"mean": float(flat.mean()), "abs_mean": float(np.abs(flat).mean()),
+                                      "min": float(flat.min()), "max": float(flat.max())},
+                      "noise_sample": {"stride": 97, "values": [float(v) for v in flat[::97]]}})
+    img = si.run(None, {"pixels": image_pattern(R)})[0][0]
+    golden = {"tolerance": {"text_embedding": 1e-4, "noise": 1e-5, "image_embedding": 1e-4},
+              "source": "onnxruntime %s on the shipped graphs (%s); z from t2ue_models.kdf (hmac/hashlib), latent "
+                        "rule %s" % (_ort_version(), ", ".join(f"{k}={v}" for k, v in ORT_CONFIG.items()), latent_rule),
+              "cases": cases,
+              "image_case": {"pattern": "p[c,y,x] = ((c + 1) * (x + 2*y) mod R) / R",
+                             "image_embedding": [float(v) for v in img]}}
+    return golden, pt_err
+
+
+def regolden(bundle: Path, note: str, log=print) -> dict:
+    """Rewrite a committed bundle's golden.json from its own graphs (they are not touched) and the manifest's
+    entry for it, atomically; `note` (why) goes into manifest.provenance.golden. Returns the largest change of
+    a golden text embedding and noise value."""
+    m = json.loads((bundle / "manifest.json").read_text())
+    old = json.loads((bundle / "golden.json").read_text())
+    tok = Tokenizer(bundle / "tokenizer.json", m["context_length"], m["tokenizer"]["pad_id"])
+    golden, _ = make_golden(bundle, tok, m["resolution"], m["latent_dim"], manifest_latent_rule(m))
+    moved = {"text_embedding": max(float(np.abs(np.subtract(a["text_embedding"], b["text_embedding"])).max())
+                                   for a, b in zip(old["cases"], golden["cases"])),
+             "noise": max(float(np.abs(np.subtract(a["noise_sample"]["values"], b["noise_sample"]["values"])).max())
+                          for a, b in zip(old["cases"], golden["cases"])),
+             "image_embedding": float(np.abs(np.subtract(old["image_case"]["image_embedding"],
+                                                         golden["image_case"]["image_embedding"])).max())}
+    tmp_g, tmp_m = bundle / "golden.json.tmp", bundle / "manifest.json.tmp"
+    tmp_g.write_text(json.dumps(golden, indent=1))
+    m["files"]["golden.json"] = {"sha256": sha256(tmp_g), "bytes": tmp_g.stat().st_size}
+    m["provenance"]["golden"] = {"regenerated": note, "moved": moved, "onnxruntime": _ort_version(),
+                                 "session_config": ORT_CONFIG}
+    tmp_m.write_text(json.dumps(m, indent=1))
+    tmp_g.replace(bundle / "golden.json")
+    tmp_m.replace(bundle / "manifest.json")
+    log(f"[regolden] {bundle}: {json.dumps(moved)}")
+    return moved
+
+
+def main(argv=None) -> int:
+    import argparse
+    ap = argparse.ArgumentParser(description="bundle maintenance (the export itself runs in t2ue_models.pipeline)")
+    ap.add_argument("--regolden", nargs="+", metavar="BUNDLE", required=True,
+                    help="rewrite these bundles' golden.json from their graphs, as the core runs them")
+    ap.add_argument("--note", required=True, help="why (kept in manifest.provenance.golden)")
+    a = ap.parse_args(argv)
+    for b in a.regolden:
+        regolden(Path(b), a.note)
+        verify_bundle(Path(b))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -111,7 +111,6 @@ class Noises:
         """(text encoder session, generator session, tokenizer, latent size) of the bundle (default: the committed one),
         loaded once."""
         if self._ort is None:
-            import onnxruntime as ort
             from .text import Tokenizer
             from .kdf import manifest_latent_rule
             b = self.bundle
@@ -119,10 +118,8 @@ class Noises:
             if m["resolution"] != self.R:
                 raise ValueError(f"the bundle {b} is {m['resolution']} px, not {self.R}")
             self.latent_rule = manifest_latent_rule(m)
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = torch.get_num_threads()
-            sess = [ort.InferenceSession(str(b / f), so, providers=["CPUExecutionProvider"])
-                    for f in ("text_encoder.onnx", "generator.onnx")]
+            from .export import ort_session
+            sess = [ort_session(b / f, threads=torch.get_num_threads()) for f in ("text_encoder.onnx", "generator.onnx")]
             self._ort = (*sess, Tokenizer(b / "tokenizer.json", m["context_length"], m["tokenizer"]["pad_id"]),
                          m["latent_dim"])
         return self._ort
