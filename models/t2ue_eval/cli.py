@@ -6,7 +6,7 @@
   python -m t2ue_eval.cli make-shapes --out DIR --n 2000 [--seed 0]       (synthetic sanity set)
   python -m t2ue_eval.cli npz-to-dir --npz FILE.npz --out DIR              (plain .npz -> split dir)
 
-Common training options: --threads N, --time-budget SECONDS, --pre jpeg75,resize0.5,gray,blur1
+Common training options: --threads N, --time-budget SECONDS, --pre jpeg75,webp75,resize0.5,gray,blur1
 (applied to the training files as read; `gray` also to the test files unless --pre-on-test none),
 --aug std|rrc|flip|trivial|autoaug|randaug|cutout|mixup|heavy|none (comma list), --seed, --batch,
 --lr, --res. Results are JSON (stdout summary line + --out file).

@@ -3,6 +3,7 @@
 Pre-transforms (deterministic, applied once to every decoded file at its native size, before the
 scraper resize), a comma list of:
   jpeg<q>      re-encode as JPEG at quality q (jpeg90, jpeg75, jpeg50, jpeg10)
+  webp<q>      re-encode as lossy WebP at quality q (webp75, webp50; what many sites serve)
   resize<f>    down-scale by f then back up, bicubic antialiased (resize0.5)
   gray         grayscale, kept as 3 channels
   blur<s>      Gaussian blur, standard deviation s pixels (blur1, blur0.5)
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-PRE_NAMES = ("jpeg<q>", "resize<f>", "gray", "blur<sigma>")
+PRE_NAMES = ("jpeg<q>", "webp<q>", "resize<f>", "gray", "blur<sigma>")
 AUG_NAMES = ("std", "rrc", "flip", "trivial", "autoaug", "randaug", "cutout", "mixup", "heavy", "none")
 DOMAIN_PRE = ("gray",)      # pre-transforms that change the image domain: also applied to the test set
 
@@ -45,6 +46,13 @@ def jpeg(im: Image.Image, q: int) -> Image.Image:
     return Image.open(buf).convert("RGB")
 
 
+def webp(im: Image.Image, q: int) -> Image.Image:
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, format="WEBP", quality=int(q), lossless=False)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
 def resize_roundtrip(im: Image.Image, f: float) -> Image.Image:
     w, h = im.size
     small = im.resize((max(1, round(w * f)), max(1, round(h * f))), Image.BICUBIC, reducing_gap=None)
@@ -54,7 +62,7 @@ def resize_roundtrip(im: Image.Image, f: float) -> Image.Image:
 def parse_pre(spec) -> list[tuple[str, float]]:
     out = []
     for s in _split(spec):
-        m = re.fullmatch(r"(jpeg|resize|blur)([0-9.]+)|(gray|grey|grayscale)", s)
+        m = re.fullmatch(r"(jpeg|webp|resize|blur)([0-9.]+)|(gray|grey|grayscale)", s)
         if not m:
             raise ValueError(f"unknown pre-transform {s!r}; known: {', '.join(PRE_NAMES)}")
         out.append(("gray", 0.0) if m.group(3) else (m.group(1), float(m.group(2))))
@@ -71,6 +79,8 @@ def pre_transform(spec, only=None):
         for k, v in ops:
             if k == "jpeg":
                 im = jpeg(im, int(v))
+            elif k == "webp":
+                im = webp(im, int(v))
             elif k == "resize":
                 im = resize_roundtrip(im, v)
             elif k == "gray":
@@ -78,7 +88,7 @@ def pre_transform(spec, only=None):
             elif k == "blur":
                 im = im.filter(ImageFilter.GaussianBlur(radius=v))
         return im
-    f.spec = ",".join(f"{k}{'' if k == 'gray' else (int(v) if k == 'jpeg' else v)}" for k, v in ops)
+    f.spec = ",".join(f"{k}{'' if k == 'gray' else (int(v) if k in ('jpeg', 'webp') else v)}" for k, v in ops)
     return f
 
 

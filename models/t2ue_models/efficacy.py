@@ -67,12 +67,11 @@ def export_splits(ddir: Path, work: Path, n_train: int | None, n_test: int | Non
     return out
 
 
-# Runs argv[2:] as its child and writes that child's own peak RSS (KiB) to the file argv[1]; exits with its code.
+# Runs argv[2:] as its child and writes "<peak RSS KiB> <exit code>" of that child to the file argv[1].
 _MEASURE = ("import os, sys\n"
             "pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)\n"
             "_, status, ru = os.wait4(pid, 0)\n"
-            "open(sys.argv[1], 'w').write(str(ru.ru_maxrss))\n"
-            "sys.exit(os.waitstatus_to_exitcode(status) % 256)\n")
+            "open(sys.argv[1], 'w').write(f'{ru.ru_maxrss} {os.waitstatus_to_exitcode(status)}')\n")
 
 
 def run_measured(cmd: list, env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
@@ -88,7 +87,10 @@ def run_measured(cmd: list, env: dict | None = None) -> tuple[subprocess.Complet
                            text=True, env=env)
         if not rss.exists():
             raise RuntimeError(f"could not run {cmd[0]}: {r.stderr[-2000:]}")
-        return subprocess.CompletedProcess(cmd, r.returncode, r.stdout, r.stderr), round(int(rss.read_text()) / 1024, 1)
+        maxrss_kb, code = map(int, rss.read_text().split())
+        # the command's own exit code, negative for a signal as subprocess gives it (the small Python's
+        # own exit status cannot carry a signal)
+        return subprocess.CompletedProcess(cmd, code, r.stdout, r.stderr), round(maxrss_kb / 1024, 1)
 
 
 def protect_with_cli(bundle: Path, src: Path, dst: Path, key_file: Path, jobs: int) -> dict:

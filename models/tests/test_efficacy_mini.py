@@ -47,6 +47,8 @@ def test_run_measured_reports_each_child_its_own_peak():
     assert big_mb > 300 and small_mb < 200, (big_mb, small_mb)
     fail, _ = E.run_measured([sys.executable, "-c", "import sys; sys.stderr.write('bad'); sys.exit(3)"])
     assert fail.returncode == 3 and fail.stderr == "bad"
+    killed, _ = E.run_measured([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"])
+    assert killed.returncode == -15, killed.returncode      # a signal reads as subprocess gives it
 
 
 def test_efficacy_miniature(tmp_path):

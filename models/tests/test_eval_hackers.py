@@ -128,10 +128,12 @@ def test_pre_transforms_and_aug():
     from PIL import Image
     from t2ue_eval.transforms import BatchAug, pre_transform
     im = Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
-    for spec in ["jpeg75", "resize0.5", "gray", "blur1", "jpeg50,gray"]:
+    for spec in ["jpeg75", "webp75", "resize0.5", "gray", "blur1", "jpeg50,gray"]:
         out = np.asarray(pre_transform(spec)(im))
         assert out.shape == (64, 64, 3) and not np.array_equal(out, np.asarray(im)), spec
     assert (np.asarray(pre_transform("gray")(im)).std(-1) == 0).all()
+    assert pre_transform("webp50").spec == "webp50"
+    assert not np.array_equal(np.asarray(pre_transform("webp50")(im)), np.asarray(pre_transform("jpeg50")(im)))
     with pytest.raises(ValueError):
         pre_transform("sharpen2")
     x = torch.randint(0, 256, (4, 3, 64, 64), dtype=torch.uint8)
