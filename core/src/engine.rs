@@ -165,7 +165,9 @@ impl Engine {
         let mut make = |role: &str| -> Result<Session> {
             let spec = m.graph(role);
             let bytes = bundle.file(&spec.file).expect("verified bundle has its files");
-            let (session, report) = runtime::session(&env, role, bytes, options.intra_threads, options.provider)?;
+            // the generator's int8 weights are small: folding them to float32 makes it ~6x faster
+            let fold = role == GENERATOR;
+            let (session, report) = runtime::session(&env, role, bytes, options.intra_threads, options.provider, fold)?;
             if options.require_provider && report.active != report.requested {
                 return Err(Error::ProviderUnavailable {
                     requested: report.requested.to_string(),

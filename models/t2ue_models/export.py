@@ -63,26 +63,31 @@ def export_graph(module: nn.Module, args: tuple, in_names: list[str], out_names:
 # without VNNI (AVX2 only, e.g. AMD Zen 3) their u8 x s8 products saturate, and the shipped int8 text encoder's
 # embedding moved by 0.003 against goldens made on a VNNI machine (measured 2026-12-06). Level 1 computes in
 # float32 (the fused op then matches the unfused graph to ~1e-7), so every CPU gives the same embedding and
-# noise. The Rust core sets the same entry (core/src/runtime.rs, MATMULNBITS_ACCURACY).
+# noise. The generator's weights are also folded to float32 at load (disable_quant_qdq: ~6x faster than
+# level 1, a few MB more). The Rust core uses the same settings (core/src/runtime.rs).
 ORT_CONFIG = {"session.qdq_matmulnbits_accuracy_level": "1"}
+FOLD_INT8_WEIGHTS = {"session.disable_quant_qdq": "1"}
 
 
-def ort_options(threads: int = 2, optimize: bool = True):
-    """SessionOptions every Python path that runs bundle graphs uses (the Rust core's settings)."""
+def ort_options(threads: int = 2, optimize: bool = True, fold: bool = False):
+    """SessionOptions every Python path that runs bundle graphs uses (the Rust core's settings; `fold` for
+    the generator, as the core does)."""
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.log_severity_level = 3
-    for k, v in ORT_CONFIG.items():
+    for k, v in {**ORT_CONFIG, **(FOLD_INT8_WEIGHTS if fold else {})}.items():
         so.add_session_config_entry(k, v)
     if not optimize:
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     return so
 
 
-def ort_session(path: Path, threads: int = 2, optimize: bool = True):
+def ort_session(path: Path, threads: int = 2, optimize: bool = True, fold: bool | None = None):
+    """A CPU session on `path`; `fold` defaults to the core's choice (the generator's weights are folded)."""
     import onnxruntime as ort
-    return ort.InferenceSession(str(path), ort_options(threads, optimize), providers=["CPUExecutionProvider"])
+    fold = Path(path).name == "generator.onnx" if fold is None else fold
+    return ort.InferenceSession(str(path), ort_options(threads, optimize, fold), providers=["CPUExecutionProvider"])
 
 
 def quantize_int8(src: Path, dst: Path) -> None:
