@@ -2,7 +2,7 @@
 
     python -m t2ue_models.ablate --out DIR [--steps 1500] [--learner-weight 1] [--rms-cap-levels 4.2]
                                  [--init generator.pt] [--cls-steps 300] [--clip-steps 400] [--basis-res 8]
-                                 [--p-gray 0.3] [--luma-only] [--pre gray,jpeg75]
+                                 [--p-gray 0.3] [--luma-only] [--p-para 0.5] [--pre gray,jpeg75]
 
 Trains (or loads, with --steps 0 --init FILE) a generator with the given objective, protects the
 Fashion-MNIST and clip-art training splits in Python exactly as the shipped path does at the bundle's
@@ -68,6 +68,18 @@ def luma_share(gen, sur, tok, d: dict, n: int = 300) -> float:
     return round(float(augment.grayscale(delta).pow(2).sum() / delta.pow(2).sum()), 4)
 
 
+@torch.no_grad()
+def label_cos(gen, sur, tok, d: dict, key: bytes, z_rule: str = "caption", n: int = 2000) -> list[float]:
+    """Mean cosine of the 8x8-pooled noise between Fashion-MNIST images of the same label and of different labels
+    (noise_bounds.label_consistency) over the first n images: how class-consistent caption-made noise is."""
+    from .noise_bounds import label_consistency
+    caps = [str(c) for c in d["captions"][:n]]
+    et = T.text_embeddings(sur, tok, caps)
+    z = torch.from_numpy(np.stack([latent_z(key, c if z_rule == "caption" else "", gen.latent_dim) for c in caps]))
+    return label_consistency(torch.cat([gen(et[i:i + 256], z[i:i + 256]) for i in range(0, len(caps), 256)]),
+                             d["labels"][:n])
+
+
 def apply_pre(images: np.ndarray, spec: str) -> np.ndarray:
     """The hacker-side transform `spec` (t2ue_eval.transforms) on every image of a uint8 NHWC array."""
     from PIL import Image
@@ -111,6 +123,9 @@ def main(argv=None) -> int:
     ap.add_argument("--clean", action="store_true", help="reference: hackers on the clean splits")
     ap.add_argument("--p-gray", type=float, default=0.0, help="share of training steps the scraper model turns gray")
     ap.add_argument("--luma-only", action="store_true", help="probe: the same noise on R, G and B")
+    ap.add_argument("--p-para", type=float, default=0.0,
+                    help="share of targets whose generator input is a rewording (data.GENERIC_TEMPLATES) of the caption")
+    ap.add_argument("--para-templates", type=int, default=8, help="how many of data.GENERIC_TEMPLATES to reword with")
     ap.add_argument("--pre", default="", help="also train each hacker after these transforms, comma-separated "
                                               "(jpeg<q>, resize<f>, blur<sigma>, gray); one run per transform")
     a = ap.parse_args(argv)
@@ -134,13 +149,18 @@ def main(argv=None) -> int:
     if a.steps:
         carriers, caps, weights, val = generator_data(ddir)
         et = T.text_embeddings(sur, tok, caps)
+        var = None
+        if a.p_para:
+            tm = D.GENERIC_TEMPLATES[:a.para_templates]
+            log(f"[ablate] embedding {len(caps)} captions x {len(tm)} rewordings ...")
+            var = T.text_embeddings(sur, tok, [t.format(c) for c in caps for t in tm], trim=True).view(len(caps), len(tm), -1)
         heldout = (val["images"], T.text_embeddings(sur, tok, list(val["captions"])))
         learner = Learner(n_classes=a.learner_clusters) if a.learner_weight > 0 else None
         res["train"] = T.train_generator(
             gen, sur, carriers, et, steps=a.steps, bs=64, lr=a.lr, seed=1, log=log, target_weights=weights,
             p_synth=a.synth, heldout=heldout, p_crop=a.p_crop, p_jpeg=a.p_jpeg, learner=learner,
             learner_weight=a.learner_weight, learner_reset=a.learner_reset, learner_lr=a.learner_lr, surrogate_weight=a.surrogate_weight,
-            eval_every=250, z_div_weight=a.z_div, p_gray=a.p_gray)
+            eval_every=250, z_div_weight=a.z_div, p_gray=a.p_gray, variant_emb=var, p_para=a.p_para)
         torch.save(gen.state_dict(), out / "generator.pt")
     gen.eval()
     from t2ue_eval.hackers import train_classifier, train_clip
@@ -160,6 +180,8 @@ def main(argv=None) -> int:
         tr, te = D.load(ddir / f"{name}_train.npz"), D.load(ddir / f"{name}_test.npz")
         prot = tr["images"] if a.clean else protect_split(gen, sur, tok, tr, key, a.z_rule)
         res[f"{name}_psnr_db"] = round(psnr(tr["images"], prot), 2)
+        if name == "fmnist" and not a.clean:
+            res["fmnist_noise_cos_same_diff_label"] = label_cos(gen, sur, tok, tr, key, a.z_rule)
         labels = (lambda d: d["labels"] if d["labels"][0] >= 0 else None)
         for p in pres:
             sfx = f"@{p}" if p else ""          # result keys: fmnist_cls_acc, fmnist_cls_acc@gray, ...

@@ -29,6 +29,17 @@ FMNIST_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat",
                   "sandal", "shirt", "sneaker", "bag", "ankle boot"]
 FMNIST_TEMPLATES = ["a photo of a {}.", "a black and white photo of a {}.", "a small picture of a {}.",
                     "a grayscale image of a {}.", "a {} on a black background.", "a low resolution photo of a {}."]
+# Generic ways to word a subject, for the probes and training options that need rewordings of one caption
+# (noise_bounds bundle-nap, ablate --p-para): chosen to share no template and no distinctive word (photo,
+# picture, image, black, white, background, grayscale, resolution, small) with FMNIST_TEMPLATES, so nothing
+# learnt from them is learnt from the wording of the classifier's captions.
+# The first eight are the most varied (ablate --para-templates takes a prefix).
+GENERIC_TEMPLATES = ["{}", "a drawing of a {}.", "the {}.", "a sketch of a {}.", "my {}.", "an illustration of a {}.",
+                     "a close-up of a {}.", "clipart of a {}.", "{}.", "a {}.", "a cartoon {}.", "a painting of a {}.",
+                     "a rendering of a {}.", "a nice {}.", "a bright {}.", "a cropped view of a {}.", "an icon of a {}.",
+                     "a {} in the style of a comic."]
+assert not {w for t in GENERIC_TEMPLATES for w in t.replace(".", " ").split()} & {
+    "photo", "picture", "image", "black", "white", "background", "grayscale", "resolution", "small"}
 SPLIT_SEED = 20240805
 TEST_SIZE = 500
 

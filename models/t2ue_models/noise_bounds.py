@@ -20,6 +20,22 @@ RMS cap, 4.2, so a +-a sign pattern has exactly the cap's energy):
   bundle-z0          the same graphs, z = 0
   bundle-mask<B>     the `bundle` noise times a key-derived +-1 mask on BxB pixel blocks (one mask per key, the
                      same for every caption): a structural way to make the key matter (see docs/efficacy.md)
+  bundle-labelpool   ORACLE: the bundle's generator fed, for every caption, the normalised mean of the bundle's
+                     caption embeddings over its Fashion-MNIST *label* (the six templates of a class give one
+                     noise): how much the template-to-template variation of the noise costs
+  bundle-tag         the bundle's generator fed the embedding of the Fashion-MNIST class *name* ("dress") instead of
+                     the caption: an app that makes the noise from one subject tag per subject rather than from
+                     each photo's own caption (needs the labels, so an oracle for this data set)
+  bundle-onecap      ORACLE: every caption of a label replaced by one caption, "a photo of a <class>." (an app that
+                     protects each album or subject with one caption instead of each photo's own wording)
+  bundle-snap<K>     the bundle's generator fed the caption embedding's nearest of K spherical k-means centroids
+                     of the bundle's embeddings of the clip-art training captions (no Fashion-MNIST caption
+                     among them; cluster-wise noise that a bundle could ship as a K x 384 table)
+  bundle-nap<M>      the bundle's generator fed the caption embedding with its M main *phrasing* directions
+                     projected out (nuisance attribute projection): the directions along which one subject's
+                     embedding moves when it is worded with different generic templates (data.GENERIC_TEMPLATES, none of
+                     them a Fashion-MNIST template nor sharing their words), estimated on 500 clip-art subjects;
+                     a fixed 384 x 384 linear map a generator graph could carry
   label-px@A         ORACLE: one random +-A pattern per Fashion-MNIST *label*, per pixel
   label-block@A      ORACLE: one random +-A pattern per label on an 8x8 grid of blocks (low frequency)
   caption-block@A    one random +-A block pattern per distinct caption (sample-wise, no semantics)
@@ -57,7 +73,10 @@ DEFAULT_VARIANTS = ("clean,shipped,label-px@8,label-block@8,label-block,caption-
                     "words,projection,cluster512")
 GRID = 8          # block patterns live on a GRID x GRID grid, upsampled (nearest) to the image size
 KEY = bytes(range(32))
-DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "clipart-mnv2-minilm"
+LABEL_BUNDLE_VARIANTS = ("bundle-labelpool", "bundle-tag", "bundle-onecap")     # bundle variants that need the labels (oracles)
+MODELS_DIR = Path(__file__).resolve().parents[1]
+DEFAULT_BUNDLE = MODELS_DIR / "bundles" / "clipart-mnv2-minilm"
+DEFAULT_REPORT = MODELS_DIR / "reports" / "noise-bounds" / "REPORT.md"
 
 
 def parse_variant(v: str, default_amp: float):
@@ -124,11 +143,82 @@ class Noises:
                          m["latent_dim"])
         return self._ort
 
-    def bundle_noise(self, variant: str, captions: list[str]) -> torch.Tensor:
+    def bundle_embed(self, captions: list[str]) -> np.ndarray:
+        """The bundle's caption embeddings (its text encoder through onnxruntime), [N, 384] float32."""
+        te, _, tok, _ = self._bundle()
+        out = []
+        for i in range(0, len(captions), 256):
+            ids, mask = tok(captions[i:i + 256])
+            out.append(te.run(None, {"input_ids": ids, "attention_mask": mask})[0])
+        return np.concatenate(out)
+
+    def _label_pool(self, captions: list[str], labels) -> "callable":
+        """et_map of bundle-labelpool: each caption -> the normalised mean embedding of its label's distinct captions."""
+        y = np.asarray(labels)
+        lab = {}
+        for c, l_ in zip(captions, y):
+            lab.setdefault(int(l_), set()).add(c)
+        mean = {}
+        for l_, cs in lab.items():
+            m = self.bundle_embed(sorted(cs)).mean(0)
+            mean[l_] = m / np.linalg.norm(m)
+        rows = np.stack([mean[int(l_)] for l_ in y])
+        return lambda et, sl: rows[sl]
+
+    def _label_tag(self, labels, template: str = "{}") -> "callable":
+        """et_map of bundle-tag / bundle-onecap: each caption -> the embedding of its label's Fashion-MNIST class
+        name put in `template`."""
+        y = np.asarray(labels)
+        names = self.bundle_embed([template.format(c) for c in D.FMNIST_CLASSES])
+        return lambda et, sl: names[y[sl]]
+
+    def _snap_centroids(self, k: int) -> np.ndarray:
+        """K spherical k-means centroids (seeded) of the bundle's embeddings of the distinct clip-art training captions."""
+        if ("snap", k) not in self._kmeans:
+            from .nets import kmeans
+            caps = sorted(set(str(c) for c in D.load(data_dir() / f"r{self.R}" / "clipart_train.npz")["captions"]))
+            self._kmeans[("snap", k)] = kmeans(torch.from_numpy(self.bundle_embed(caps)), k, seed=0).numpy()
+        return self._kmeans[("snap", k)]
+
+    def _nap_projection(self, m: int, subjects: list[str] | None = None, n_subjects: int = 500) -> np.ndarray:
+        """I - U U^T with U the m main directions of the within-subject scatter of the bundle's embeddings of
+        `subjects` (default: n_subjects clip-art training captions, seeded choice), each worded with every
+        data.GENERIC_TEMPLATES entry."""
+        if subjects is None and ("nap", m) in self._kmeans:
+            return self._kmeans[("nap", m)]
+        subj = subjects
+        if subj is None:
+            caps = sorted(set(str(c) for c in D.load(data_dir() / f"r{self.R}" / "clipart_train.npz")["captions"]))
+            subj = [caps[i] for i in np.random.default_rng(0).choice(len(caps), n_subjects, replace=False)]
+        tm = D.GENERIC_TEMPLATES
+        E = self.bundle_embed([t.format(s) for s in subj for t in tm]).reshape(len(subj), len(tm), -1)
+        resid = (E - E.mean(1, keepdims=True)).reshape(-1, E.shape[-1]).astype(np.float64)
+        U = np.linalg.svd(resid, full_matrices=False)[2][:m].T            # [384, m]
+        P = (np.eye(E.shape[-1]) - U @ U.T).astype(np.float32)
+        if subjects is None:
+            self._kmeans[("nap", m)] = P
+        return P
+
+    def bundle_noise(self, variant: str, captions: list[str], labels=None) -> torch.Tensor:
         """delta from the bundle through onnxruntime; z per `variant` (see the module doc)."""
         from .kdf import latent_z
         if variant.startswith("bundle-mask") and variant[len("bundle-mask"):].isdigit():
             return self.bundle_noise("bundle", captions) * key_mask(self.key, int(variant[len("bundle-mask"):]), self.R)
+        et_map = None
+        if variant in LABEL_BUNDLE_VARIANTS:
+            if labels is None:
+                raise ValueError(f"{variant} needs labels")
+            et_map = (self._label_pool(captions, labels) if variant == "bundle-labelpool" else
+                      self._label_tag(labels, "{}" if variant == "bundle-tag" else D.FMNIST_TEMPLATES[0]))
+            variant = "bundle"
+        elif variant.startswith("bundle-nap") and variant[len("bundle-nap"):].isdigit():
+            P = self._nap_projection(int(variant[len("bundle-nap"):]))
+            et_map = lambda et, sl: (lambda q: q / np.linalg.norm(q, axis=1, keepdims=True))(et @ P)  # noqa: E731
+            variant = "bundle"
+        elif variant.startswith("bundle-snap") and variant[len("bundle-snap"):].isdigit():
+            cent = self._snap_centroids(int(variant[len("bundle-snap"):]))
+            et_map = lambda et, sl: cent[(et @ cent.T).argmax(1)]     # noqa: E731
+            variant = "bundle"
         z_mode = {"bundle": "rule", "bundle-capz": "caption", "bundle-keyz": "key", "bundle-z0": "zero"}.get(variant)
         if z_mode is None:
             raise ValueError(f"unknown variant {variant!r}")
@@ -140,6 +230,8 @@ class Noises:
             chunk = captions[i:i + 256]
             ids, mask = tok(chunk)
             et = te.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            if et_map is not None:
+                et = np.ascontiguousarray(et_map(et, slice(i, i + len(chunk))), dtype=np.float32)
             if z_mode == "zero":
                 z = np.zeros((len(chunk), zd), np.float32)
             else:
@@ -165,7 +257,7 @@ class Noises:
     def __call__(self, variant: str, amp: float, captions: list[str], labels) -> torch.Tensor:
         a, R = amp / 255.0, self.R
         if variant.startswith("bundle"):
-            return self.bundle_noise(variant, captions)
+            return self.bundle_noise(variant, captions, labels)
         if variant not in ("clean", "shipped", "label-px", "label-block", "caption-block", "words", "projection") and not (
                 variant.startswith("cluster") and variant[len("cluster"):].isdigit()):
             raise ValueError(f"unknown variant {variant!r}")
@@ -234,7 +326,7 @@ def run_one(noises: Noises, v: str, amp: float, name: str, steps: int, threads: 
     caps = [str(c) for c in tr["captions"]]
     uniq = sorted(set(caps))
     row = {c: i for i, c in enumerate(uniq)}
-    if v.startswith("label"):
+    if v.startswith("label") or v in LABEL_BUNDLE_VARIANTS:
         delta = noises(v, amp, caps, labels)
     else:
         delta = noises(v, amp, uniq, None)[torch.tensor([row[c] for c in caps])]
@@ -264,10 +356,14 @@ def write_report(results: list[dict], path: Path, args: dict) -> None:
         return "—" if x is None else (f"{x:.1f}" if isinstance(x, float) else str(x))
     by = {(r["variant"], r["amp_levels"], r["dataset"]): r for r in results}
     keys = list(dict.fromkeys((r["variant"], r["amp_levels"]) for r in results))    # in --variants order
+    extra = "" if args.get("datasets", "fmnist,clipart") == "fmnist,clipart" else f" --datasets {args['datasets']}"
+    if args.get("report") and Path(args["report"]).resolve() != DEFAULT_REPORT.resolve():
+        rp = Path(args["report"]).resolve()
+        extra += f" --report {rp.relative_to(MODELS_DIR) if rp.is_relative_to(MODELS_DIR) else rp}"
     lines = ["# What could any noise do? Reference noises against the same hackers",
              "",
              f"Regenerate: `python -m t2ue_models.noise_bounds --variants {args['variants']} --cls-steps {args['cls_steps']} "
-             f"--clip-steps {args['clip_steps']}` (from `models/`, the project venv; ~2 min per cell on 2 cores).",
+             f"--clip-steps {args['clip_steps']}{extra}` (from `models/`, the project venv; ~3 min per cell on 2 cores).",
              "Hackers and step counts are the efficacy run's (`t2ue_eval`, classifier and CLIP A from scratch, one seed);",
              "training sets protected in Python at 64 px, tested on the clean test splits. Amplitudes in 8-bit levels;",
              "4.2 is the shipped bundle's RMS cap (PSNR ~37 dB), 8 is the L-inf budget epsilon.",
@@ -303,7 +399,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=None, help="result cache (default $T2UE_CACHE/noise-bounds)")
     ap.add_argument("--bundle", default=str(DEFAULT_BUNDLE), help="bundle of the bundle* variants")
-    ap.add_argument("--report", default=str(Path(__file__).resolve().parents[1] / "reports" / "noise-bounds" / "REPORT.md"))
+    ap.add_argument("--report", default=str(DEFAULT_REPORT))
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     out = Path(a.out) if a.out else cache_dir() / "noise-bounds"
@@ -313,7 +409,7 @@ def main(argv=None) -> int:
     for spec in a.variants.split(","):
         v, amp = parse_variant(spec, a.amp)
         for name in a.datasets.split(","):
-            if v.startswith("label") and name != "fmnist":
+            if (v.startswith("label") or v in LABEL_BUNDLE_VARIANTS) and name != "fmnist":
                 continue
             steps = a.cls_steps if name == "fmnist" else a.clip_steps
             f = noises.cell_file(out, v, amp, name, steps)

@@ -33,17 +33,22 @@ def image_backbone_features(sur: Surrogate, images_u8: np.ndarray, bs: int = 256
 
 
 @torch.no_grad()
-def text_backbone_features(sur: Surrogate, tok: Tokenizer, captions, bs: int = 256) -> torch.Tensor:
+def text_backbone_features(sur: Surrogate, tok: Tokenizer, captions, bs: int = 256, trim: bool = False) -> torch.Tensor:
+    """trim: drop the padding columns past each batch's longest caption (the same features up to float
+    rounding, 2-3x faster for short captions; off where results must replay bit for bit)."""
     out = []
     for i in range(0, len(captions), bs):
         ids, mask = tok(captions[i: i + bs])
-        out.append(sur.text.backbone(torch.from_numpy(ids), torch.from_numpy(mask)))
+        if trim:
+            n = int(mask.sum(1).max())
+            ids, mask = ids[:, :n], mask[:, :n]
+        out.append(sur.text.backbone(torch.from_numpy(np.ascontiguousarray(ids)), torch.from_numpy(np.ascontiguousarray(mask))))
     return torch.cat(out)
 
 
 @torch.no_grad()
-def text_embeddings(sur: Surrogate, tok: Tokenizer, captions, bs: int = 256) -> torch.Tensor:
-    return sur.text.head(text_backbone_features(sur, tok, captions, bs))
+def text_embeddings(sur: Surrogate, tok: Tokenizer, captions, bs: int = 256, trim: bool = False) -> torch.Tensor:
+    return sur.text.head(text_backbone_features(sur, tok, captions, bs, trim))
 
 
 def train_heads(sur: Surrogate, img_feats: torch.Tensor, txt_feats: torch.Tensor, cap_of_img: np.ndarray,
@@ -98,7 +103,8 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
                     p_synth: float = 0.5, synth_sigma: float = 0.05, heldout=None, eval_every: int = 100,
                     roll_step: int | None = None, stop_after: int | None = None, learner=None,
                     learner_weight: float = 1.0, learner_reset: int = 400, learner_lr: float = 2e-3,
-                    surrogate_weight: float = 1.0, z_div_weight: float = 0.0, p_gray: float = 0.0):
+                    surrogate_weight: float = 1.0, z_div_weight: float = 0.0, p_gray: float = 0.0,
+                    variant_emb: torch.Tensor | None = None, p_para: float = 0.0):
     """Error-minimising training: min over G of InfoNCE(f_I(scraper(x + delta)), e_t), delta = G(e_t, z),
     z ~ N(0, I); the surrogate is frozen.
 
@@ -121,7 +127,12 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
     noise depends on z (and so on the key) instead of ignoring it.
 
     p_gray: share of steps whose protected batch is turned to grayscale before the surrogate sees it (a
-    scraper that drops colour), so the noise has to carry the caption in luminance too."""
+    scraper that drops colour), so the noise has to carry the caption in luminance too.
+
+    p_para > 0 (with `variant_emb`, [len(target_emb), T, D]: each target caption worded T other ways): that share
+    of the (non-synthetic) batch rows feeds the generator a random rewording's embedding while the InfoNCE
+    target stays the caption's own, so the noise has to carry what the caption says, not how it is phrased
+    (photos of one subject captioned differently then get similar noise)."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     sur.eval()
@@ -146,12 +157,17 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
         if p_synth > 0:
             et, ids = synthetic_embeddings(target_emb, et, ids, p_synth, synth_sigma, g)
         z = torch.randn(bs, gen.latent_dim, generator=g)
-        delta = gen(et, z)
+        gin = et
+        if p_para > 0:
+            swap = (torch.rand(bs, generator=g) < p_para) & (ids >= 0)
+            t = torch.randint(0, variant_emb.shape[1], (bs,), generator=g)
+            gin = torch.where(swap[:, None], variant_emb[ids.clamp(min=0), t], et)
+        delta = gen(gin, z)
         xp = augment.scraper(x, delta, gen=g, p_crop=p_crop, p_jpeg=p_jpeg, p_gray=p_gray,
                              roll_step=gen.roll_step if roll_step is None else roll_step)
         loss = info_nce(sur.image(xp.contiguous(memory_format=torch.channels_last)), et, scale, ids)
         if z_div_weight > 0:
-            delta2 = gen(et, torch.randn(bs, gen.latent_dim, generator=g))
+            delta2 = gen(gin, torch.randn(bs, gen.latent_dim, generator=g))
             xp2 = augment.scraper(x, delta2, gen=g, p_crop=p_crop, p_jpeg=p_jpeg, p_gray=p_gray,
                                   roll_step=gen.roll_step if roll_step is None else roll_step)
             loss2 = info_nce(sur.image(xp2.contiguous(memory_format=torch.channels_last)), et, scale, ids)

@@ -85,3 +85,31 @@ def test_bundle_noise_is_the_shipped_path_and_z_modes_differ():
     assert n.cell_file(Path("c"), "clean", 4.2, "fmnist", 9).name == "clean@4.2-fmnist-9.json"
     with pytest.raises(ValueError, match="unknown variant"):
         n("bundle-nonsense", 4.2, ["a"], None)
+
+
+def test_label_fed_bundle_variants_and_the_phrasing_projection():
+    """The label-fed variants (bundle-labelpool, -onecap, -tag) feed the generator one embedding per label (so
+    two captions of a label get the same noise up to the per-caption latent, which 1.2.0 barely uses) and need
+    the labels; bundle-nap's map is an orthogonal projection of rank 384 - M that brings the rewordings of one
+    subject closer together."""
+    n = NB.Noises(R=64, rms_cap_levels=4.2)
+    caps = ["a photo of a dress.", "a small picture of a dress.", "a photo of a bag.", "a dress on a black background."]
+    labels = np.array([3, 3, 8, 3])
+    cos = lambda a, b: float(torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0))  # noqa: E731
+    plain = n("bundle", 4.2, caps, None)
+    for v in NB.LABEL_BUNDLE_VARIANTS:
+        d = n(v, 4.2, caps, labels)
+        assert d.shape == (4, 3, 64, 64) and float(d.abs().max()) <= 8 / 255 + 1e-6
+        assert cos(d[0], d[1]) > 0.97 and cos(d[0], d[3]) > 0.97, v
+        assert cos(d[0], d[2]) < 0.9 and cos(plain[0], plain[3]) < cos(d[0], d[3]) - 0.1, v
+        with pytest.raises(ValueError, match="needs labels"):
+            n(v, 4.2, caps, None)
+    subjects = ["horse", "red apple", "flag of poland", "thermometer", "wine corks", "smiley", "seal", "europe"]
+    P = n._nap_projection(4, subjects)
+    assert np.allclose(P, P.T, atol=1e-6) and np.allclose(P @ P, P, atol=1e-5)
+    assert round(float(np.trace(P))) == P.shape[0] - 4
+    E = n.bundle_embed([t.format(s) for s in subjects for t in NB.D.GENERIC_TEMPLATES]).reshape(len(subjects), -1, P.shape[0])
+    Q = E @ P
+    Q /= np.linalg.norm(Q, axis=-1, keepdims=True)
+    spread = lambda X: float(np.linalg.norm(X - X.mean(1, keepdims=True), axis=-1).mean())  # noqa: E731
+    assert spread(Q) < 0.9 * spread(E)

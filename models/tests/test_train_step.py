@@ -41,6 +41,26 @@ def test_generator_step_and_bound():
     assert d.shape == (3, 3, 64, 64) and d.abs().max() <= EPSILON + 1e-7
 
 
+def test_rewording_targets_feed_the_generator_a_rewording():
+    """p_para 0 ignores the rewordings and draws no extra random number (the shipped recipe replays
+    unchanged); p_para 1 feeds the generator the rewordings' embeddings, so it learns something else."""
+    sur, imgs, caps = _tiny()
+    uniq, _ = T.caption_ids(caps)
+    et = T.text_embeddings(sur, Tokenizer(), list(uniq))
+    other = torch.nn.functional.normalize(torch.randn(len(et), 3, et.shape[1], generator=torch.Generator().manual_seed(1)), dim=-1)
+
+    def run(**kw):
+        torch.manual_seed(0)
+        gen = Generator(resolution=64)
+        T.train_generator(gen, sur, imgs, et, steps=2, bs=4, log=lambda *_: None, p_synth=0.0, **kw)
+        return torch.cat([q.detach().flatten() for q in gen.parameters()])
+
+    plain = run()
+    assert torch.equal(plain, run(variant_emb=other, p_para=0.0))
+    own = et[:, None].expand(-1, 3, -1).contiguous()         # "rewordings" that are the captions themselves
+    assert not torch.allclose(run(variant_emb=own, p_para=1.0), run(variant_emb=other, p_para=1.0))
+
+
 def test_energy_cap_bounds_rms_and_keeps_direction():
     gen = Generator(resolution=64).eval()
     capped = Generator(resolution=64, rms_cap=2.0 / 255).eval()
@@ -169,6 +189,10 @@ def test_ablate_z_rules():
         # float order may flip a rare rounding; the two rules differ in ~16 % of the samples here
         assert (got != want).mean() < 0.01 and np.abs(got.astype(int) - want.astype(int)).max() <= 1, rule
     assert (protect_split(gen, sur, tok, d, key, "caption") != protect_split(gen, sur, tok, d, key, "key")).mean() > 0.05
+    from t2ue_models.ablate import label_cos
+    d["labels"] = np.array([0, 1, 2, 3, 0, 4, 5, 6])          # the one same-label pair shares its caption
+    same, diff = label_cos(gen, sur, tok, d, key, "key")
+    assert same == pytest.approx(1.0, abs=1e-5) and -1 <= diff < 0.999
 
 
 def test_grayscale_scraper_and_luma_only_generator():
