@@ -23,9 +23,9 @@ RMS cap, 4.2, so a +-a sign pattern has exactly the cap's energy):
   bundle-labelpool   ORACLE: the bundle's generator fed, for every caption, the normalised mean of the bundle's
                      caption embeddings over its Fashion-MNIST *label* (the six templates of a class give one
                      noise): how much the template-to-template variation of the noise costs
-  bundle-tag         the bundle's generator fed the embedding of the Fashion-MNIST class *name* ("dress") instead of
-                     the caption: an app that makes the noise from one subject tag per subject rather than from
-                     each photo's own caption (needs the labels, so an oracle for this data set)
+  bundle-tag         ORACLE: the bundle's generator fed the embedding of the Fashion-MNIST class *name* ("dress")
+                     instead of the caption (an app that makes the noise from one subject tag per subject rather
+                     than from each photo's own caption)
   bundle-onecap      ORACLE: every caption of a label replaced by one caption, "a photo of a <class>." (an app that
                      protects each album or subject with one caption instead of each photo's own wording)
   bundle-snap<K>     the bundle's generator fed the caption embedding's nearest of K spherical k-means centroids
@@ -172,12 +172,15 @@ class Noises:
         names = self.bundle_embed([template.format(c) for c in D.FMNIST_CLASSES])
         return lambda et, sl: names[y[sl]]
 
+    def _clipart_captions(self) -> list[str]:
+        """The distinct clip-art training captions (sorted): what the label-free embedding maps are fitted on."""
+        return sorted(set(str(c) for c in D.load(data_dir() / f"r{self.R}" / "clipart_train.npz")["captions"]))
+
     def _snap_centroids(self, k: int) -> np.ndarray:
         """K spherical k-means centroids (seeded) of the bundle's embeddings of the distinct clip-art training captions."""
         if ("snap", k) not in self._kmeans:
             from .nets import kmeans
-            caps = sorted(set(str(c) for c in D.load(data_dir() / f"r{self.R}" / "clipart_train.npz")["captions"]))
-            self._kmeans[("snap", k)] = kmeans(torch.from_numpy(self.bundle_embed(caps)), k, seed=0).numpy()
+            self._kmeans[("snap", k)] = kmeans(torch.from_numpy(self.bundle_embed(self._clipart_captions())), k, seed=0).numpy()
         return self._kmeans[("snap", k)]
 
     def _nap_projection(self, m: int, subjects: list[str] | None = None, n_subjects: int = 500) -> np.ndarray:
@@ -188,7 +191,7 @@ class Noises:
             return self._kmeans[("nap", m)]
         subj = subjects
         if subj is None:
-            caps = sorted(set(str(c) for c in D.load(data_dir() / f"r{self.R}" / "clipart_train.npz")["captions"]))
+            caps = self._clipart_captions()
             subj = [caps[i] for i in np.random.default_rng(0).choice(len(caps), n_subjects, replace=False)]
         tm = D.GENERIC_TEMPLATES
         E = self.bundle_embed([t.format(s) for s in subj for t in tm]).reshape(len(subj), len(tm), -1)
@@ -222,14 +225,13 @@ class Noises:
         z_mode = {"bundle": "rule", "bundle-capz": "caption", "bundle-keyz": "key", "bundle-z0": "zero"}.get(variant)
         if z_mode is None:
             raise ValueError(f"unknown variant {variant!r}")
-        te, gen, tok, zd = self._bundle()
+        _, gen, _, zd = self._bundle()
         if z_mode == "rule":
             z_mode = {"key": "key", "key-caption": "caption"}[self.latent_rule]
         out = []
         for i in range(0, len(captions), 256):
             chunk = captions[i:i + 256]
-            ids, mask = tok(chunk)
-            et = te.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            et = self.bundle_embed(chunk)
             if et_map is not None:
                 et = np.ascontiguousarray(et_map(et, slice(i, i + len(chunk))), dtype=np.float32)
             if z_mode == "zero":

@@ -133,6 +133,8 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
     of the (non-synthetic) batch rows feeds the generator a random rewording's embedding while the InfoNCE
     target stays the caption's own, so the noise has to carry what the caption says, not how it is phrased
     (photos of one subject captioned differently then get similar noise)."""
+    if p_para > 0 and (variant_emb is None or variant_emb.shape[0] != len(target_emb)):
+        raise ValueError("p_para > 0 needs variant_emb with one row of rewordings per target caption")
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     sur.eval()

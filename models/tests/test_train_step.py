@@ -57,6 +57,8 @@ def test_rewording_targets_feed_the_generator_a_rewording():
 
     plain = run()
     assert torch.equal(plain, run(variant_emb=other, p_para=0.0))
+    with pytest.raises(ValueError, match="variant_emb"):
+        run(p_para=0.5)
     own = et[:, None].expand(-1, 3, -1).contiguous()         # "rewordings" that are the captions themselves
     assert not torch.allclose(run(variant_emb=own, p_para=1.0), run(variant_emb=other, p_para=1.0))
 
