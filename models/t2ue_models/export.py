@@ -28,6 +28,21 @@ class _Text(nn.Module):
         return self.tower(input_ids, attention_mask)
 
 
+EXPORTER_METADATA = "pkg.torch.onnx."
+
+
+def _drop_exporter_metadata(m) -> int:
+    """Remove the exporter's per-node debug metadata (keys starting with EXPORTER_METADATA) from an ONNX
+    model in place; returns how many entries went. Nothing the runtime reads is touched."""
+    dropped = 0
+    for n in m.graph.node:
+        keep = [p for p in n.metadata_props if not p.key.startswith(EXPORTER_METADATA)]
+        dropped += len(n.metadata_props) - len(keep)
+        del n.metadata_props[:]
+        n.metadata_props.extend(keep)
+    return dropped
+
+
 def _fix_batch_axis(path: Path, names: list[str]) -> None:
     """Make axis 0 of every graph input/output the symbolic dimension 'batch', and drop the exporter's
     per-node debug metadata (pkg.torch.onnx.*: Python stack traces with this checkout's absolute paths and
@@ -35,10 +50,7 @@ def _fix_batch_axis(path: Path, names: list[str]) -> None:
     change when a line moves in nets.py or the repository lives elsewhere."""
     import onnx
     m = onnx.load(str(path))
-    for n in m.graph.node:
-        keep = [p for p in n.metadata_props if not p.key.startswith("pkg.torch.onnx.")]
-        del n.metadata_props[:]
-        n.metadata_props.extend(keep)
+    _drop_exporter_metadata(m)
     for v in list(m.graph.input) + list(m.graph.output):
         if v.name in names:
             d0 = v.type.tensor_type.shape.dim[0]
@@ -426,16 +438,97 @@ def regolden(bundle: Path, note: str, log=print) -> dict:
     return moved
 
 
+def _same_computation(old: Path, new: Path, feeds: dict) -> bool:
+    """Both graphs give bit-identical outputs on `feeds` (single-threaded sessions: deterministic)."""
+    fold = old.name == "generator.onnx"         # as the core runs it, whatever the staged file's name
+    a = ort_session(old, threads=1, fold=fold).run(None, feeds)
+    b = ort_session(new, threads=1, fold=fold).run(None, feeds)
+    return all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def _rewrite_size_section(bundle: Path) -> None:
+    """Bring a bundle REPORT.md's size table in line with its manifest (the rest of the report is untouched)."""
+    import re
+    from .report import SIZE_HEADING, size_section
+    rep = bundle / "REPORT.md"
+    if not rep.exists():
+        return
+    text = rep.read_text()
+    pat = re.compile(re.escape(SIZE_HEADING) + r".*?Total \(with manifest\.json\): [0-9.]+ MB\.\n", re.S)
+    if not pat.search(text):
+        raise RuntimeError(f"{rep}: no size section to update")
+    tmp = bundle / "REPORT.md.tmp"
+    tmp.write_text(pat.sub(lambda _: size_section(bundle), text, count=1))
+    tmp.replace(rep)
+
+
+def strip_bundle(bundle: Path, note: str, log=print) -> dict:
+    """Drop the exporter's debug metadata (stack traces with the building machine's paths) from a committed
+    bundle's graphs, the rule export_graph applies to every new export, and update the manifest's file
+    entries. The computation must not change: each stripped graph has to give bit-identical outputs to the
+    original on the golden inputs, or nothing is replaced and RuntimeError is raised. The previous hashes go
+    into manifest.provenance.stripped (efficacy reports name the generator by its sha256).
+    Returns {file: entries dropped}; a bundle with nothing to drop is left as it is."""
+    import onnx
+    m = verify_bundle(bundle)
+    golden = json.loads((bundle / "golden.json").read_text())
+    col = lambda k, t: np.array([c[k] for c in golden["cases"]], t)        # noqa: E731
+    feeds = {m["graphs"]["text_encoder"]["file"]: {"input_ids": col("input_ids", np.int64),
+                                                   "attention_mask": col("attention_mask", np.int64)},
+             m["graphs"]["generator"]["file"]: {"text_embedding": col("text_embedding", np.float32),
+                                                "z": col("z", np.float32)},
+             m["graphs"]["image_encoder"]["file"]: {"pixels": image_pattern(m["resolution"])}}
+    staged: dict[str, tuple[Path, int]] = {}
+    try:
+        for f in sorted(feeds):
+            g = onnx.load(str(bundle / f))
+            n = _drop_exporter_metadata(g)
+            if n:
+                tmp = bundle / (f + ".tmp")
+                staged[f] = (tmp, n)
+                onnx.save(g, str(tmp))
+                if not _same_computation(bundle / f, tmp, feeds[f]):
+                    raise RuntimeError(f"{bundle / f}: the stripped graph does not compute the same outputs")
+    except BaseException:
+        for tmp, _ in staged.values():
+            tmp.unlink(missing_ok=True)
+        raise
+    if not staged:
+        log(f"[strip] {bundle}: nothing to drop")
+        return {}
+    previous = {f: dict(m["files"][f]) for f in staged}
+    for f, (tmp, _) in staged.items():
+        m["files"][f] = {"sha256": sha256(tmp), "bytes": tmp.stat().st_size}
+    m["provenance"]["stripped"] = {"note": note, "metadata_dropped": EXPORTER_METADATA + "* on nodes",
+                                   "entries": {f: n for f, (_, n) in staged.items()}, "previous": previous}
+    tmp_m = bundle / "manifest.json.tmp"
+    tmp_m.write_text(json.dumps(m, indent=1))
+    for f, (tmp, _) in staged.items():
+        tmp.replace(bundle / f)
+    tmp_m.replace(bundle / "manifest.json")
+    verify_bundle(bundle)
+    _rewrite_size_section(bundle)
+    log(f"[strip] {bundle}: " + ", ".join(f"{f} -{n} entries, {previous[f]['bytes']} -> {m['files'][f]['bytes']} bytes"
+                                         for f, (_, n) in staged.items()))
+    return {f: n for f, (_, n) in staged.items()}
+
+
 def main(argv=None) -> int:
     import argparse
     ap = argparse.ArgumentParser(description="bundle maintenance (the export itself runs in t2ue_models.pipeline)")
-    ap.add_argument("--regolden", nargs="+", metavar="BUNDLE", required=True,
-                    help="rewrite these bundles' golden.json from their graphs, as the core runs them")
-    ap.add_argument("--note", required=True, help="why (kept in manifest.provenance.golden)")
+    act = ap.add_mutually_exclusive_group(required=True)
+    act.add_argument("--regolden", nargs="+", metavar="BUNDLE",
+                     help="rewrite these bundles' golden.json from their graphs, as the core runs them")
+    act.add_argument("--strip", nargs="+", metavar="BUNDLE",
+                     help="drop the exporter's debug metadata from these bundles' graphs (their outputs on the "
+                          "golden inputs must stay bit-identical) and update their manifests and REPORT.md sizes")
+    ap.add_argument("--note", required=True, help="why (kept in manifest.provenance.golden / .stripped)")
     a = ap.parse_args(argv)
-    for b in a.regolden:
+    for b in a.regolden or []:
         regolden(Path(b), a.note)
         verify_bundle(Path(b))
+    for b in a.strip or []:
+        strip_bundle(Path(b), a.note)
     return 0
 
 

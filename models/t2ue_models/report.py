@@ -17,10 +17,20 @@ def _fmt_ret(r: dict) -> str:
             f"| random guess | {r['random_R@1']} | {round(5 * r['random_R@1'], 2)} | {r['random_R@10']} | {r['n'] // 2} |")
 
 
+SIZE_HEADING = "## Size\n"
+
+
+def size_section(bundle: Path) -> str:
+    """REPORT.md's size table, from the manifest (export.strip_bundle rewrites it when the graphs change)."""
+    m = json.loads((bundle / "manifest.json").read_text())
+    files = sorted(m["files"].items())
+    size = sum(v["bytes"] for _, v in files) + (bundle / "manifest.json").stat().st_size
+    rows = "\n".join(f"| {f} | {v['bytes']} | `{v['sha256'][:16]}…` |" for f, v in files)
+    return f"{SIZE_HEADING}\n| file | bytes | sha256 |\n|---|---|---|\n{rows}\n\nTotal (with manifest.json): {size / 1e6:.2f} MB.\n"
+
+
 def write_report(out: Path, stats, cost, sres, gres, bres, iq, parity, total_s: float) -> Path:
     m = json.loads((out / "manifest.json").read_text())
-    files = sorted(m["files"].items())
-    size = sum(v["bytes"] for _, v in files) + (out / "manifest.json").stat().st_size
     ev = gres["eval"]
     L = []
     a = L.append
@@ -133,11 +143,7 @@ def write_report(out: Path, stats, cost, sres, gres, bres, iq, parity, total_s: 
                 b = bres[k]
                 a(f"| {k} | {b['seconds_per_image']} | {b['protected_infonce']} | {b['linf_255']} |")
         a("")
-    a("## Size\n")
-    a("| file | bytes | sha256 |\n|---|---|---|")
-    for f, v in files:
-        a(f"| {f} | {v['bytes']} | `{v['sha256'][:16]}…` |")
-    a(f"\nTotal (with manifest.json): {size / 1e6:.2f} MB.\n")
+    a(size_section(out))
     a(f"Pipeline wall time of the run that wrote this file (cached stages are not re-timed): {total_s / 60:.1f} min.\n")
     p = out / "REPORT.md"
     p.write_text("\n".join(L) + "\n")

@@ -1,4 +1,6 @@
+import hashlib
 import json
+import shutil
 
 import numpy as np
 import onnx
@@ -48,6 +50,42 @@ def test_manifest_hashes_and_io(tiny_bundle):
     (out / "golden.json").write_bytes((out / "golden.json").read_bytes() + b" ")
     with pytest.raises(AssertionError):
         X.verify_bundle(out)
+
+
+def _plant_old_export_metadata(b):
+    """Make the bundle look like one exported before the metadata rule: stack traces on the generator's nodes."""
+    g = onnx.load(str(b / "generator.onnx"))
+    for n in g.graph.node:
+        p = n.metadata_props.add()
+        p.key, p.value = "pkg.torch.onnx.stack_trace", 'File "/home/dev/t2ue/models/t2ue_models/nets.py", line 9'
+    onnx.save(g, str(b / "generator.onnx"))
+    m = json.loads((b / "manifest.json").read_text())
+    m["files"] = {f: {"sha256": X.sha256(b / f), "bytes": (b / f).stat().st_size} for f in m["files"]}
+    (b / "manifest.json").write_text(json.dumps(m, indent=1))
+    X.verify_bundle(b)
+    return len(g.graph.node)
+
+
+def test_strip_bundle_drops_old_exports_metadata_and_keeps_the_computation(tiny_bundle, tmp_path, monkeypatch):
+    b = tmp_path / "old"
+    shutil.copytree(tiny_bundle[0], b)
+    nodes = _plant_old_export_metadata(b)
+    before = {f: (b / f).read_bytes() for f in ("generator.onnx", "manifest.json", "golden.json")}
+    # the check fails (as if stripping had changed the noise): nothing is replaced, nothing is left over
+    monkeypatch.setattr(X, "_same_computation", lambda *a: False)
+    with pytest.raises(RuntimeError, match="same outputs"):
+        X.strip_bundle(b, "test", log=lambda *_: None)
+    assert {f: (b / f).read_bytes() for f in before} == before
+    assert not list(b.glob("*.tmp")) + list(b.glob("*.orig"))
+    monkeypatch.undo()
+    assert X.strip_bundle(b, "test", log=lambda *_: None) == {"generator.onnx": nodes}
+    m = X.verify_bundle(b)
+    assert b"/home/dev" not in (b / "generator.onnx").read_bytes()
+    assert (b / "golden.json").read_bytes() == before["golden.json"]
+    assert m["provenance"]["stripped"]["previous"]["generator.onnx"]["sha256"] == hashlib.sha256(before["generator.onnx"]).hexdigest()
+    assert m["files"]["generator.onnx"]["bytes"] < len(before["generator.onnx"])
+    after = (b / "manifest.json").read_bytes()
+    assert X.strip_bundle(b, "again", log=lambda *_: None) == {} and (b / "manifest.json").read_bytes() == after
 
 
 def test_batch_axis_dynamic_and_golden(tiny_bundle):
