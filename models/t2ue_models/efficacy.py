@@ -36,6 +36,11 @@ def log(msg: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
 
 
+def _measured() -> str:
+    """When a cost was measured (kept with it: cached costs are reused by later invocations)."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
 def _json(p: Path, obj=None):
     if obj is None:
         return json.loads(p.read_text())
@@ -109,7 +114,7 @@ def protect_with_cli(bundle: Path, src: Path, dst: Path, key_file: Path, jobs: i
     shutil.copy(src / "captions.csv", tmp / "captions.csv")
     n = len(D_rows(src))
     cost = {"images": n, "seconds": round(secs, 2), "seconds_per_image": round(secs / n, 4), "jobs": jobs,
-            "peak_rss_mb": peak_mb,
+            "peak_rss_mb": peak_mb, "measured": _measured(),
             "reports": len(reports), "command": " ".join(cmd)}
     _json(tmp / "cost.json", cost)
     os.replace(tmp, dst)
@@ -136,7 +141,7 @@ def random_noise_split(src: Path, dst: Path, seed: int = 0) -> dict:
         n = rng.integers(-EPS_LEVELS, EPS_LEVELS + 1, size=x.shape)
         Image.fromarray(np.clip(x + n, 0, 255).astype(np.uint8)).save(tmp / r["file"])
     shutil.copy(src / "captions.csv", tmp / "captions.csv")
-    cost = {"images": len(rows), "seconds_per_image": round((time.time() - t0) / len(rows), 5)}
+    cost = {"images": len(rows), "seconds_per_image": round((time.time() - t0) / len(rows), 5), "measured": _measured()}
     _json(tmp / "cost.json", cost)
     os.replace(tmp, dst)
     return cost
@@ -224,7 +229,7 @@ def baseline_split(kind: str, src: Path, dst: Path, threads: int) -> dict:
     labels = [int(r["label"]) for r in rows] if "label" in rows[0] else None
     write_split(tmp, out, new_caps, "png", labels=labels, names=[Path(r["file"]).stem for r in rows])
     cost = {"images": len(rows), "seconds_per_image": round(secs / len(rows), 3), "threads": threads,
-            "peak_rss_mb_process": round(max(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024, 1)}
+            "measured": _measured(), "peak_rss_mb_process": round(max(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024, 1)}
     _json(tmp / "cost.json", cost)
     os.replace(tmp, dst)
     shutil.rmtree(batches, ignore_errors=True)
@@ -252,6 +257,7 @@ def baseline_cost(kind: str, src: Path, work: Path, n: int, threads: int) -> dic
                             {"em": 0, "mem3": 3, "mem5": 5}[kind], log=log)
     f.parent.mkdir(parents=True, exist_ok=True)
     return _json(f, {"images": n, "seconds_per_image": round(secs / n, 3), "threads": threads, "cost_only": True,
+                     "measured": _measured(),
                      "peak_rss_mb_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)})
 
 
@@ -279,6 +285,20 @@ def _mode(r: dict) -> str:
     """How a cached hacker result was trained: 'budget N' or the --steps spec it was run under."""
     b = r.get("config", {}).get("time_budget")
     return f"budget {b:g}" if b else r.get("efficacy_steps", "")
+
+
+def _command_line(args: list[str]) -> str:
+    """The invocation as the report prints it: paths inside the repository relative to models/ (where the
+    module runs), the home directory as ~, so a report names no developer's checkout."""
+    def short(x: str) -> str:
+        p = Path(x)
+        if p.is_absolute():
+            if p.is_relative_to(MODELS_DIR):
+                return str(p.relative_to(MODELS_DIR))
+            if p.is_relative_to(Path.home()):
+                return "~/" + str(p.relative_to(Path.home()))
+        return x
+    return " ".join(["python -m t2ue_models.efficacy"] + [short(x) for x in args])
 
 
 def main(argv=None) -> int:
@@ -424,7 +444,7 @@ def main(argv=None) -> int:
                        costs={f"{c}|{d}": v for (c, d), v in costs.items()},
                        meta={"bundle": man["name"], "bundle_version": man["version"], "generator_sha256": gen_sha,
                              "budget_s": a.budget, "steps": a.steps if not a.budget else None, "threads": a.threads, "seed": a.seed, "machine": platform.machine(),
-                             "n_train": a.n_train, "n_test": a.n_test, "command": " ".join(sys.argv)})
+                             "n_train": a.n_train, "n_test": a.n_test, "command": _command_line(sys.argv[1:])})
     log(f"[efficacy] report: {rep}")
     return 0
 

@@ -124,8 +124,8 @@ def write_report(out: Path, results: dict, quality: dict, costs: dict, meta: dic
             a(f"| {c} | {q['psnr_mean']:.2f} | {q['psnr_min']:.2f} | {q['ssim_mean']:.4f} | {q['linf_max']} | {q['mean_abs']:.2f} |")
         a("")
     if costs:
-        a("## Cost of protection on this machine (same run)\n")
-        a("| condition / set | images | s / image | peak RSS (MB) |\n|---|---|---|---|")
+        a("## Cost of protection on this machine\n")
+        a("| condition / set | images | s / image | peak RSS (MB) | measured |\n|---|---|---|---|---|")
         old_rss = False
         for k, v in costs.items():
             if not v.get("seconds_per_image"):
@@ -134,13 +134,16 @@ def write_report(out: Path, results: dict, quality: dict, costs: dict, meta: dic
                 rss, old_rss = f"{_fmt(v['peak_rss_mb_children'])} *", True
             else:
                 rss = _fmt(v.get("peak_rss_mb", v.get("peak_rss_mb_process")))
-            a(f"| {k.replace('|', ' / ')} | {v['images']} | {v['seconds_per_image']} | {rss} |")
+            a(f"| {k.replace('|', ' / ')} | {v['images']} | {v['seconds_per_image']} | {rss} | "
+              f"{v.get('measured', 'not recorded')} |")
         a("\nT2UE = the Rust CLI end to end (decode, caption -> noise, apply, encode, write), "
           "EM/MEM = PGD on the surrogate in PyTorch; random = numpy. Peak RSS: T2UE's is the CLI process's own; "
           "EM/MEM run inside the efficacy process, so theirs is that process's peak so far (data and torch "
           "included). Rows marked *(cost only)*: the baseline "
           "run on the first images of the clip-art training split only, to measure its cost on this machine; no "
-          "protected set was made with it and no hacker trained on it.")
+          "protected set was made with it and no hacker trained on it. A protected set made by an earlier "
+          "invocation in the same work directory is reused with the cost measured then (*measured*; "
+          "*not recorded* for sets made before 2026-12-07): compare costs only between rows measured together.")
         if old_rss:
             a("\n\\* Measured before 2026-12-06 as RUSAGE_CHILDREN's peak: the largest of every child process the run "
               "had waited for until then (hacker runs included), each counted from the resident size of the Python "

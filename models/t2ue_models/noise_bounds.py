@@ -241,13 +241,14 @@ class Noises:
             out.append(torch.from_numpy(gen.run(None, {"text_embedding": et, "z": z})[0]))
         return torch.cat(out)
 
-    def cell_file(self, out: Path, variant: str, amp: float, dataset: str, steps: int) -> Path:
-        """Where a cell's result is cached; bundle variants are keyed by the bundle too."""
+    def cell_file(self, out: Path, variant: str, amp: float, dataset: str, steps: int, seed: int = 0) -> Path:
+        """Where a cell's result is cached; bundle variants are keyed by the bundle too, hacker seeds other than
+        0 by a suffix (seed 0's name predates the option)."""
         tag = ""
         if variant.startswith("bundle"):
             raw = (self.bundle / "manifest.json").read_bytes()
             tag = f"[{json.loads(raw)['version']}-{hashlib.sha256(raw).hexdigest()[:8]}]"
-        return out / f"{variant}{tag}@{amp:g}-{dataset}-{steps}.json"
+        return out / f"{variant}{tag}@{amp:g}-{dataset}-{steps}{f'-s{seed}' if seed else ''}.json"
 
     def corpus(self) -> torch.Tensor:
         """Embeddings of the generator's target captions (what the k-means clusters are fitted on)."""
@@ -319,7 +320,9 @@ def label_consistency(delta: torch.Tensor, labels: np.ndarray) -> list[float]:
     return [round(float(S[same].mean()), 3), round(float(S[y[:, None] != y[None]].mean()), 3)]
 
 
-def run_one(noises: Noises, v: str, amp: float, name: str, steps: int, threads: int) -> dict:
+def run_one(noises: Noises, v: str, amp: float, name: str, steps: int, threads: int, seed: int = 0) -> dict:
+    """One cell: protect the training split with noise `v`, train the hacker from scratch (initialisation,
+    augmentation draws and batch order from `seed`; the noise does not depend on it), test on the clean split."""
     from t2ue_eval.hackers import train_classifier, train_clip
     from t2ue_eval.splits import Split
     ddir = data_dir() / f"r{noises.R}"
@@ -341,24 +344,36 @@ def run_one(noises: Noises, v: str, amp: float, name: str, steps: int, threads: 
     s_tr, s_te = Split(prot, caps, [], labels), Split(te["images"], [str(c) for c in te["captions"]], [], te_labels)
     t0 = time.time()
     if name == "fmnist":
-        r = train_classifier(s_tr, s_te, steps=steps, threads=threads, log=lambda m: None)
+        r = train_classifier(s_tr, s_te, steps=steps, threads=threads, seed=seed, log=lambda m: None)
         res.update(accuracy=r["test"]["accuracy"], train_accuracy=r["train_subset"]["accuracy"],
                    random_accuracy=r["test"].get("random"))
     else:
-        r = train_clip(s_tr, s_te, arch="A", steps=steps, threads=threads, log=lambda m: None)
+        r = train_clip(s_tr, s_te, arch="A", steps=steps, threads=threads, seed=seed, log=lambda m: None)
         t = r["test"]
         res.update({"i2t_R@10": t["i2t"]["R@10"], "t2i_R@10": t["t2i"]["R@10"],
                     "random_R@10": t["i2t_random"]["R@10"], "train_i2t_R@10": r["train_subset"]["i2t"]["R@10"]})
     res["seconds"] = round(time.time() - t0, 1)
+    if seed:
+        res["hacker_seed"] = seed
     return res
 
 
 def write_report(results: list[dict], path: Path, args: dict) -> None:
     def fmt(x):
         return "—" if x is None else (f"{x:.1f}" if isinstance(x, float) else str(x))
-    by = {(r["variant"], r["amp_levels"], r["dataset"]): r for r in results}
+    by: dict[tuple, list[dict]] = {}
+    for r in results:
+        by.setdefault((r["variant"], r["amp_levels"], r["dataset"]), []).append(r)
+
+    def pooled(rs: list[dict] | None, key: str) -> str:
+        """One seed: the figure; several: mean [min-max] over the hacker seeds."""
+        v = [r[key] for r in rs]
+        return fmt(v[0]) if len(v) == 1 else f"{fmt(float(np.mean(v)))} [{fmt(min(v))}-{fmt(max(v))}]"
+    seeds = args.get("hacker_seeds", "0")
     keys = list(dict.fromkeys((r["variant"], r["amp_levels"]) for r in results))    # in --variants order
     extra = "" if args.get("datasets", "fmnist,clipart") == "fmnist,clipart" else f" --datasets {args['datasets']}"
+    if seeds != "0":
+        extra += f" --hacker-seeds {seeds}"
     if args.get("report") and Path(args["report"]).resolve() != DEFAULT_REPORT.resolve():
         rp = Path(args["report"]).resolve()
         extra += f" --report {rp.relative_to(MODELS_DIR) if rp.is_relative_to(MODELS_DIR) else rp}"
@@ -366,21 +381,24 @@ def write_report(results: list[dict], path: Path, args: dict) -> None:
              "",
              f"Regenerate: `python -m t2ue_models.noise_bounds --variants {args['variants']} --cls-steps {args['cls_steps']} "
              f"--clip-steps {args['clip_steps']}{extra}` (from `models/`, the project venv; ~3 min per cell on 2 cores).",
-             "Hackers and step counts are the efficacy run's (`t2ue_eval`, classifier and CLIP A from scratch, one seed);",
+             "Hackers and step counts are the efficacy run's (`t2ue_eval`, classifier and CLIP A from scratch, "
+             + ("one seed);" if seeds == "0" else f"hacker seeds {seeds}: a cell gives the mean [min-max] over them, the "
+                "noise is the same for every seed);"),
              "training sets protected in Python at 64 px, tested on the clean test splits. Amplitudes in 8-bit levels;",
              "4.2 is the shipped bundle's RMS cap (PSNR ~37 dB), 8 is the L-inf budget epsilon.",
              "",
              "| noise | amplitude | Fashion-MNIST classifier acc. % (train) | noise cos same / diff label | PSNR dB | clip-art CLIP A R@10 I2T / T2I % (train I2T) |",
              "|---|---|---|---|---|---|"]
     for v, amp in keys:
-        f, c = by.get((v, amp, "fmnist")), by.get((v, amp, "clipart"))
-        cls = f"{fmt(f['accuracy'])} ({fmt(f['train_accuracy'])})" if f else "—"
+        fs, cs = by.get((v, amp, "fmnist")), by.get((v, amp, "clipart"))
+        f, c = fs and fs[0], cs and cs[0]
+        cls = f"{pooled(fs, 'accuracy')} ({pooled(fs, 'train_accuracy')})" if fs else "—"
         cos = " / ".join(map(str, f["noise_cos_same_diff_label"])) if f else "—"
         clean = (f or c)["delta_rms_levels"] == 0
         ps = "∞" if clean else fmt((f or c)["psnr_db"])
         if clean:
             amp, cos = 0.0, "—"
-        clip = f"{fmt(c['i2t_R@10'])} / {fmt(c['t2i_R@10'])} ({fmt(c['train_i2t_R@10'])})" if c else "—"
+        clip = f"{pooled(cs, 'i2t_R@10')} / {pooled(cs, 't2i_R@10')} ({pooled(cs, 'train_i2t_R@10')})" if cs else "—"
         lines.append(f"| {v} | {amp:g} | {cls} | {cos} | {ps} | {clip} |")
     rnd = next((r for r in results if r["dataset"] == "fmnist"), {}).get("random_accuracy")
     rr = next((r for r in results if r["dataset"] == "clipart"), {}).get("random_R@10")
@@ -402,7 +420,15 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="result cache (default $T2UE_CACHE/noise-bounds)")
     ap.add_argument("--bundle", default=str(DEFAULT_BUNDLE), help="bundle of the bundle* variants")
     ap.add_argument("--report", default=str(DEFAULT_REPORT))
+    ap.add_argument("--hacker-seeds", default="0",
+                    help="train each cell's hacker with each of these seeds (same noise); the report pools them")
     a = ap.parse_args(argv)
+    try:
+        seeds = [int(x) for x in a.hacker_seeds.split(",")]
+    except ValueError:
+        ap.error(f"--hacker-seeds: comma-separated integers, not {a.hacker_seeds!r}")
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        ap.error(f"--hacker-seeds: distinct non-negative integers, not {a.hacker_seeds!r}")
     torch.set_num_threads(a.threads)
     out = Path(a.out) if a.out else cache_dir() / "noise-bounds"
     out.mkdir(parents=True, exist_ok=True)
@@ -414,15 +440,18 @@ def main(argv=None) -> int:
             if (v.startswith("label") or v in LABEL_BUNDLE_VARIANTS) and name != "fmnist":
                 continue
             steps = a.cls_steps if name == "fmnist" else a.clip_steps
-            f = noises.cell_file(out, v, amp, name, steps)
-            if f.exists():
-                r = json.loads(f.read_text())
-            else:
-                print(f"[noise-bounds] {v}@{amp:g} on {name}, {steps} steps ...", flush=True)
-                r = run_one(noises, v, amp, name, steps, a.threads)
-                f.write_text(json.dumps(r, indent=1))
-            print(f"[noise-bounds] {json.dumps(r)}", flush=True)
-            results.append(r)
+            for seed in seeds:
+                f = noises.cell_file(out, v, amp, name, steps, seed)
+                if f.exists():
+                    r = json.loads(f.read_text())
+                else:
+                    print(f"[noise-bounds] {v}@{amp:g} on {name}, {steps} steps, hacker seed {seed} ...", flush=True)
+                    r = run_one(noises, v, amp, name, steps, a.threads, seed)
+                    tmp = f.with_suffix(".tmp")
+                    tmp.write_text(json.dumps(r, indent=1))
+                    tmp.replace(f)
+                print(f"[noise-bounds] {json.dumps(r)}", flush=True)
+                results.append(r)
     write_report(results, Path(a.report), vars(a))
     print(f"[noise-bounds] wrote {a.report}", flush=True)
     return 0

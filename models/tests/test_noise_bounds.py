@@ -83,6 +83,7 @@ def test_bundle_noise_is_the_shipped_path_and_z_modes_differ():
     assert not torch.allclose(d["bundle-keyz"][0], d["bundle-z0"][0])
     assert n.cell_file(Path("c"), "bundle", 4.2, "fmnist", 9).name.startswith("bundle[")
     assert n.cell_file(Path("c"), "clean", 4.2, "fmnist", 9).name == "clean@4.2-fmnist-9.json"
+    assert n.cell_file(Path("c"), "clean", 4.2, "fmnist", 9, seed=2).name == "clean@4.2-fmnist-9-s2.json"
     with pytest.raises(ValueError, match="unknown variant"):
         n("bundle-nonsense", 4.2, ["a"], None)
 
@@ -113,3 +114,26 @@ def test_label_fed_bundle_variants_and_the_phrasing_projection():
     Q /= np.linalg.norm(Q, axis=-1, keepdims=True)
     spread = lambda X: float(np.linalg.norm(X - X.mean(1, keepdims=True), axis=-1).mean())  # noqa: E731
     assert spread(Q) < 0.9 * spread(E)
+
+
+def test_report_pools_hacker_seeds(tmp_path):
+    """One seed per cell: the figure as before; several: mean [min-max], and the regenerate line names them."""
+    base = {"variant": "bundle", "amp_levels": 4.2, "dataset": "fmnist", "steps": 9, "psnr_db": 36.6,
+            "delta_rms_levels": 4.2, "noise_cos_same_diff_label": [0.7, 0.3], "random_accuracy": 10.0,
+            "train_accuracy": 100.0}
+    rs = [dict(base, accuracy=a, **({"hacker_seed": s} if s else {})) for s, a in ((0, 39.0), (1, 42.5), (2, 45.0))]
+    args = {"variants": "bundle", "cls_steps": 9, "clip_steps": 9, "datasets": "fmnist", "report": str(tmp_path / "R.md")}
+    NB.write_report(rs, tmp_path / "R.md", dict(args, hacker_seeds="0,1,2"))
+    t = (tmp_path / "R.md").read_text()
+    assert "| bundle | 4.2 | 42.2 [39.0-45.0] (100.0 [100.0-100.0]) | 0.7 / 0.3 |" in t
+    assert "--hacker-seeds 0,1,2" in t and "hacker seeds 0,1,2" in t
+    NB.write_report(rs[:1], tmp_path / "R.md", dict(args, hacker_seeds="0"))
+    t = (tmp_path / "R.md").read_text()
+    assert "| bundle | 4.2 | 39.0 (100.0) | 0.7 / 0.3 |" in t and "one seed" in t and "--hacker-seeds" not in t
+
+
+@pytest.mark.parametrize("bad", ["1,x", "1,1", "-1", ""])
+def test_hacker_seeds_must_be_distinct_non_negative_integers(bad, capsys):
+    with pytest.raises(SystemExit) as e:
+        NB.main(["--hacker-seeds", bad, "--out", "/nonexistent/never-written"])
+    assert e.value.code == 2 and "--hacker-seeds" in capsys.readouterr().err
