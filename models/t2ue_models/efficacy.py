@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -98,6 +99,37 @@ def run_measured(cmd: list, env: dict | None = None) -> tuple[subprocess.Complet
         return subprocess.CompletedProcess(cmd, code, r.stdout, r.stderr), round(maxrss_kb / 1024, 1)
 
 
+def same_generators(man: dict) -> set[str]:
+    """The generator.onnx hashes that compute what this manifest's generator computes: its own and, where the
+    committed graph was stripped of exporter metadata (`export --strip`, which checks the outputs stay bit for
+    bit the same), the hash before the strip."""
+    shas = {man["files"]["generator.onnx"]["sha256"]}
+    prev = man.get("provenance", {}).get("stripped", {}).get("previous", {}).get("generator.onnx")
+    if prev:
+        shas.add(prev["sha256"])
+    return shas
+
+
+def t2ue_sets_made_by(work: Path, man: dict) -> tuple[str, str] | None:
+    """(generator.onnx sha256, how it is known) of the cached T2UE training sets under work/t2ue/, or None when
+    there are none. Raises ValueError when a set was written by a generator that does not compute what this
+    bundle's does (a --work directory of another bundle): its hackers would be reported under the wrong bundle.
+    Sets written before the hash was recorded: inferred from the work directory's default name (the first 12 hex
+    of the generator's hash), else "not recorded"."""
+    ok, found = same_generators(man), []
+    for f in sorted((work / "t2ue").glob("*/cost.json")):
+        sha = _json(f).get("generator_sha256")
+        if sha is None:
+            guess = [s for s in ok if re.fullmatch(r"[0-9a-f]{12}", work.name) and s.startswith(work.name)]
+            found.append((guess[0], "inferred from the work directory's name") if guess else ("", "not recorded"))
+        elif sha not in ok:
+            raise ValueError(f"{f.parent} was protected by generator.onnx {sha[:12]}…, not by this bundle's "
+                             f"({man['files']['generator.onnx']['sha256'][:12]}…): use another --work directory")
+        else:
+            found.append((sha, "recorded when the set was written"))
+    return found[0] if found else None
+
+
 def protect_with_cli(bundle: Path, src: Path, dst: Path, key_file: Path, jobs: int) -> dict:
     """`t2ue protect` over a split directory; seconds per image and the CLI's peak RSS."""
     if (dst / "captions.csv").exists():
@@ -115,7 +147,8 @@ def protect_with_cli(bundle: Path, src: Path, dst: Path, key_file: Path, jobs: i
     n = len(D_rows(src))
     cost = {"images": n, "seconds": round(secs, 2), "seconds_per_image": round(secs / n, 4), "jobs": jobs,
             "peak_rss_mb": peak_mb, "measured": _measured(),
-            "reports": len(reports), "command": " ".join(cmd)}
+            "reports": len(reports), "command": " ".join(cmd),
+            "generator_sha256": json.loads((bundle / "manifest.json").read_text())["files"]["generator.onnx"]["sha256"]}
     _json(tmp / "cost.json", cost)
     os.replace(tmp, dst)
     return cost
@@ -337,6 +370,11 @@ def main(argv=None) -> int:
     gen_sha = man["files"]["generator.onnx"]["sha256"]
     work = Path(a.work) if a.work else D.data_dir().parent / "efficacy" / gen_sha[:12]
     work.mkdir(parents=True, exist_ok=True)
+    try:
+        t2ue_sets_made_by(work, man)               # before any work: refuse another generator's cached sets
+    except ValueError as e:
+        log(f"[efficacy] error: {e}")
+        return 2
     ddir = Path(a.data_dir) if a.data_dir else D.build_all(64, log=log)
     clean = export_splits(ddir, work, a.n_train, a.n_test)
     key_file = work / "key.hex"
@@ -375,6 +413,7 @@ def main(argv=None) -> int:
             else:
                 costs[(c, ds)] = baseline_split(c, src, dst, a.threads)
             splits[(c, ds)] = dst
+    made_by = t2ue_sets_made_by(work, man)          # again, with the sets this invocation wrote
     for c in [c for c in a.cost_only.split(",") if c]:
         log(f"[cost] {c} on {a.cost_n} images")
         costs[(c + " (cost only)", "clipart_train")] = baseline_cost(c, clean["clipart_train"], work, a.cost_n, a.threads)
@@ -443,6 +482,8 @@ def main(argv=None) -> int:
     rep = write_report(Path(a.report), results=results, quality=quality, seeds=seeds,
                        costs={f"{c}|{d}": v for (c, d), v in costs.items()},
                        meta={"bundle": man["name"], "bundle_version": man["version"], "generator_sha256": gen_sha,
+                             **({"t2ue_sets_generator": {"sha256": made_by[0], "how": made_by[1]}}
+                                if made_by and made_by[0] != gen_sha else {}),
                              "budget_s": a.budget, "steps": a.steps if not a.budget else None, "threads": a.threads, "seed": a.seed, "machine": platform.machine(),
                              "n_train": a.n_train, "n_test": a.n_test, "command": _command_line(sys.argv[1:])})
     log(f"[efficacy] report: {rep}")

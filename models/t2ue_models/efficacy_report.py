@@ -41,6 +41,18 @@ def _strip(r: dict) -> dict:
     return {k: v for k, v in r.items() if k != "model"}
 
 
+def _sets_maker(meta: dict) -> str:
+    """Where the cached T2UE sets were written by another file of the same generator (the graph before its
+    exporter metadata was stripped), say so; "" otherwise."""
+    t = meta.get("t2ue_sets_generator")
+    if not t:
+        return ""
+    if not t.get("sha256"):
+        return " (by a generator.onnx whose hash was not recorded)"
+    return (f" (by generator.onnx `{t['sha256'][:16]}…`, {t['how']}: the same graph before its exporter metadata "
+            "was stripped, bit-identical outputs, see the manifest's provenance.stripped)")
+
+
 def write_report(out: Path, results: dict, quality: dict, costs: dict, meta: dict, seeds: dict | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     meta = {**meta, "date": meta.get("date") or time.strftime("%Y-%m-%d")}
@@ -60,7 +72,8 @@ def write_report(out: Path, results: dict, quality: dict, costs: dict, meta: dic
          else f"fixed training steps per hacker ({meta.get('steps')}, batch 128)")
       + f", seed {meta['seed']}). "
       f"Bundle `{meta['bundle']}` {meta['bundle_version']}, generator.onnx sha256 `{meta['generator_sha256'][:16]}…`. "
-      "T2UE training sets were written by the Rust CLI `t2ue protect` with a fresh random key; hackers "
+      "T2UE training sets were written by the Rust CLI `t2ue protect` with a fresh random key"
+      + _sets_maker(meta) + "; hackers "
       "(`models/t2ue_eval`, which never imports generator or surrogate code) train on those files and are "
       "tested on the clean test split. Every figure below comes from the JSON results of this run.\n")
     clip_rows = [(k, v) for k, v in results.items() if v.get("kind") == "clip"]

@@ -1,4 +1,6 @@
 """The efficacy report's judgement lines: transformed clean runs are controls, not the clean baseline."""
+import pytest
+
 from t2ue_models.efficacy_report import _controls, targets
 
 
@@ -50,3 +52,42 @@ def test_a_transformed_classifier_run_is_a_robustness_figure_not_the_target():
     assert ("T2UE Fashion-MNIST classifier after jpeg75: accuracy 70.0 % (no target; robustness figure; clean data "
             "under the same transform: 85.0 %)") in lines
     assert _controls(res) == {("cls", ""): {"clean": 86.2, "t2ue": 47.2}, ("cls", "jpeg75"): {"clean": 85.0, "t2ue": 70.0}}
+
+
+def test_cached_t2ue_sets_must_come_from_this_bundles_generator(tmp_path):
+    """A work directory's T2UE sets are reported under the bundle only if its generator (or the same graph before
+    `export --strip`, listed in the manifest) wrote them; another generator's sets are refused."""
+    import json as _json
+    from t2ue_models.efficacy import t2ue_sets_made_by
+    from t2ue_models.efficacy_report import _sets_maker
+    new, old, other = "ab" * 32, "42e446d3c762" + "0" * 52, "cd" * 32
+    man = {"files": {"generator.onnx": {"sha256": new}},
+           "provenance": {"stripped": {"previous": {"generator.onnx": {"sha256": old}}}}}
+
+    def work_with(name, cost):
+        w = tmp_path / name
+        (w / "t2ue" / "fmnist_train").mkdir(parents=True)
+        (w / "t2ue" / "fmnist_train" / "cost.json").write_text(_json.dumps(cost))
+        return w
+    assert t2ue_sets_made_by(tmp_path / "empty", man) is None
+    assert t2ue_sets_made_by(work_with("a", {"generator_sha256": new}), man) == (new, "recorded when the set was written")
+    assert t2ue_sets_made_by(work_with("b", {"generator_sha256": old}), man)[0] == old
+    with pytest.raises(ValueError, match="not by this bundle's"):
+        t2ue_sets_made_by(work_with("c", {"generator_sha256": other}), man)
+    assert t2ue_sets_made_by(work_with("42e446d3c762", {}), man) == (old, "inferred from the work directory's name")
+    assert t2ue_sets_made_by(work_with("mywork", {}), man) == ("", "not recorded")
+    assert _sets_maker({}) == ""
+    assert "`42e446d3c7620000…`" in _sets_maker({"t2ue_sets_generator": {"sha256": old, "how": "recorded"}})
+    assert "not recorded" in _sets_maker({"t2ue_sets_generator": {"sha256": "", "how": "not recorded"}})
+
+
+def test_efficacy_refuses_a_work_directory_of_another_generator_before_doing_anything(tmp_path):
+    import json as _json
+    from pathlib import Path
+    from t2ue_models import efficacy
+    bundle = Path(__file__).resolve().parent.parent / "bundles" / "clipart-mnv2-minilm"
+    (tmp_path / "t2ue" / "clipart_train").mkdir(parents=True)
+    (tmp_path / "t2ue" / "clipart_train" / "cost.json").write_text(_json.dumps({"generator_sha256": "cd" * 32}))
+    assert efficacy.main(["--bundle", str(bundle), "--work", str(tmp_path), "--report", str(tmp_path / "rep"),
+                          "--data-dir", str(tmp_path / "no-data")]) == 2
+    assert not (tmp_path / "rep").exists() and not (tmp_path / "clean").exists() and not (tmp_path / "key.hex").exists()

@@ -116,6 +116,23 @@ def test_label_fed_bundle_variants_and_the_phrasing_projection():
     assert spread(Q) < 0.9 * spread(E)
 
 
+def test_group_variant_pools_close_wordings_without_labels():
+    """bundle-group<T> uses no label: it groups the set's distinct captions by their embeddings' average-linkage
+    cosine, so at a low cut everything is one group (one noise up to the latent), at T=100 nothing is grouped (the
+    plain noise), and in between two wordings of one subject share a noise that another subject does not."""
+    n = NB.Noises(R=64, rms_cap_levels=4.2)
+    caps = ["a drawing of a horse.", "a sketch of a horse.", "a red apple on a plate.", "the horse."]
+    cos = lambda a, b: float(torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0))  # noqa: E731
+    plain = n("bundle", 4.2, caps, None)
+    assert torch.allclose(n("bundle-group100", 4.2, caps, None), plain, atol=1e-6) and n.last_groups == (4, 4)
+    one = n("bundle-group0", 4.2, caps, None)
+    assert n.last_groups == (4, 1) and min(cos(one[0], one[i]) for i in (1, 2, 3)) > 0.97
+    d = n("bundle-group60", 4.2, caps, None)
+    assert n.last_groups == (4, 2), n.last_groups
+    assert cos(d[0], d[1]) > 0.97 and cos(d[0], d[3]) > 0.97 and cos(d[0], d[2]) < 0.9
+    assert float(d.abs().max()) <= 8 / 255 + 1e-6
+
+
 def test_report_pools_hacker_seeds(tmp_path):
     """One seed per cell: the figure as before; several: mean [min-max], and the regenerate line names them."""
     base = {"variant": "bundle", "amp_levels": 4.2, "dataset": "fmnist", "steps": 9, "psnr_db": 36.6,
@@ -137,3 +154,17 @@ def test_hacker_seeds_must_be_distinct_non_negative_integers(bad, capsys):
     with pytest.raises(SystemExit) as e:
         NB.main(["--hacker-seeds", bad, "--out", "/nonexistent/never-written"])
     assert e.value.code == 2 and "--hacker-seeds" in capsys.readouterr().err
+
+
+def test_grouping_and_its_pair_scores():
+    """group_embeddings merges rows whose average cosine reaches the cut; pair_scores counts pairs."""
+    E = np.array([[1, 0, 0], [0.95, 0.31, 0], [0, 1, 0], [0, 0, 1]], float)
+    assert len(set(NB.group_embeddings(E, 0.9).tolist())) == 3
+    assert len(set(NB.group_embeddings(E, 0.99).tolist())) == 4
+    assert len(set(NB.group_embeddings(E, -1.0).tolist())) == 1
+    assert NB.group_embeddings(E[:1], 0.5).tolist() == [1]
+    truth = np.array([0, 0, 1, 1])
+    assert NB.pair_scores(np.array([1, 1, 2, 3]), truth) == (1.0, 0.5, pytest.approx(2 / 3))
+    p, r, f = NB.pair_scores(np.array([1, 2, 3, 4]), truth)
+    assert np.isnan(p) and r == 0.0 and np.isnan(f)
+    assert NB.pair_scores(np.array([1, 1, 1, 1]), truth)[:2] == (2 / 6, 1.0)
