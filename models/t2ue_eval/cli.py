@@ -8,7 +8,7 @@
 
 Common training options: --threads N, --time-budget SECONDS, --pre jpeg75,webp75,resize0.5,gray,blur1
 (applied to the training files as read; `gray` also to the test files unless --pre-on-test none),
---aug std|rrc|flip|trivial|autoaug|randaug|cutout|mixup|heavy|none (comma list), --seed, --batch,
+--aug std|rrc|flip|trivial|autoaug|randaug|cutout|mixup|heavy|plasma|chshuffle|ueraser|max<K>|none (comma list), --seed, --batch,
 --lr, --res. Results are JSON (stdout summary line + --out file).
 """
 from __future__ import annotations

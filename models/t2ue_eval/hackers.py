@@ -357,6 +357,16 @@ def _soft_ce(logits, target):
     return -(target * F.log_softmax(logits, -1)).sum(-1).mean()
 
 
+def _hardest(augm, batch: torch.Tensor, losses_of) -> torch.Tensor:
+    """UEraser's max-loss rule (`max<K>` in the aug spec): draw `augm.repeats` augmentations of every image of
+    the uint8 `batch`, score each with `losses_of` (per-image loss under the current model, no gradient) and
+    keep for every image its hardest draw. BatchNorm statistics see every draw, as in a max-over-K forward."""
+    cands = torch.stack([augm(batch) for _ in range(augm.repeats)])          # K, B, 3, H, W
+    with torch.no_grad():
+        scores = torch.stack([losses_of(c) for c in cands])                  # K, B
+    return cands[scores.argmax(0), torch.arange(batch.shape[0])]
+
+
 def _batch_indices(n: int, B: int):
     """Endless shuffled epochs of batch indices (the last partial batch of an epoch is dropped)."""
     while True:
@@ -447,8 +457,17 @@ def train_clip(train, test, arch: str = "A", steps: int = 1000, batch: int = 128
             break
         idx = next(batches)
         cur_lr = sched.set(step)
-        x = augm(imgs[idx])
         g = gid_t[idx]
+        if augm.repeats > 1:
+            model.train()
+            with torch.no_grad():
+                ug, inv = torch.unique(g, return_inverse=True)
+                tt = model.encode_text({k: v[ug] for k, v in text_all.items()})
+                sc = model.logit_scale.clamp(max=math.log(100)).exp()
+            x = _hardest(augm, imgs[idx], lambda c: F.cross_entropy(sc * model.encode_image(c) @ tt.T, inv,
+                                                                    reduction="none"))
+        else:
+            x = augm(imgs[idx])
         mix = augm.mix(B)
         if mix is not None:
             lam, mp = mix
@@ -548,7 +567,12 @@ def train_classifier(train, test, steps: int = 1000, batch: int = 128, lr: float
             break
         idx = next(batches)
         cur_lr = sched.set(step)
-        x, y = augm(imgs[idx]), F.one_hot(labels[idx], C).float()
+        y = F.one_hot(labels[idx], C).float()
+        if augm.repeats > 1:
+            model.train()
+            x = _hardest(augm, imgs[idx], lambda c: F.cross_entropy(model(c), labels[idx], reduction="none"))
+        else:
+            x = augm(imgs[idx])
         mix = augm.mix(B)
         if mix is not None:
             lam, mp = mix

@@ -15,6 +15,13 @@ Batch augmentations (random, every step), a comma list of:
   randaug      RandAugment (2 ops, magnitude 9)   cutout   one zeroed square of side R/4
   mixup        MixUp, alpha 1 (soft targets in the loss)
   heavy        = rrc + flip + trivial + cutout + mixup
+  plasma       a smooth random brightness field and a smooth random contrast field (fractal, several scales)
+  chshuffle    the colour channels in a random order
+  ueraser      = std + flip + plasma + chshuffle + trivial: the augmentations of UEraser (Qin et al. 2023,
+               "Learning the Unlearnable: Adversarial Augmentations Suppress Unlearnable Example Attacks"),
+               written from the paper's description
+  max<K>       adversarial augmentation: draw K augmentations of every image and train on the one the current
+               model finds hardest (UEraser's max-loss rule; e.g. ueraser,max5). The trainer does the choosing.
   none         nothing
 """
 from __future__ import annotations
@@ -27,7 +34,9 @@ import torch
 from PIL import Image, ImageFilter
 
 PRE_NAMES = ("jpeg<q>", "webp<q>", "resize<f>", "gray", "blur<sigma>")
-AUG_NAMES = ("std", "rrc", "flip", "trivial", "autoaug", "randaug", "cutout", "mixup", "heavy", "none")
+AUG_NAMES = ("std", "rrc", "flip", "trivial", "autoaug", "randaug", "cutout", "mixup", "heavy", "plasma",
+             "chshuffle", "ueraser", "max<K>", "none")
+MAX_REPEATS = 16
 DOMAIN_PRE = ("gray",)      # pre-transforms that change the image domain: also applied to the test set
 
 
@@ -100,9 +109,25 @@ class BatchAug:
         if "heavy" in names:
             names |= {"rrc", "flip", "trivial", "cutout", "mixup"}
             names.discard("heavy")
+        if "ueraser" in names:
+            names |= {"std", "flip", "plasma", "chshuffle", "trivial"}
+            names.discard("ueraser")
+        self.repeats = 1
+        for n in [n for n in names if re.fullmatch(r"max\d+", n)]:
+            k = int(n[3:])
+            if not 1 <= k <= MAX_REPEATS:
+                raise ValueError(f"{n}: the number of augmentation draws must be 1..{MAX_REPEATS}")
+            if self.repeats != 1:
+                raise ValueError("give max<K> once")
+            self.repeats = k
+            names.discard(n)
         bad = names - set(AUG_NAMES)
         if bad:
             raise ValueError(f"unknown augmentation(s) {sorted(bad)}; known: {', '.join(AUG_NAMES)}")
+        if self.repeats > 1 and "mixup" in names:
+            raise ValueError("max<K> picks the hardest draw per image; it does not combine with mixup")
+        if self.repeats > 1 and not names:
+            raise ValueError("max<K> needs augmentations to draw from (e.g. ueraser,max5)")
         self.names = names
         self.mixup = "mixup" in names
         self.g = torch.Generator().manual_seed(seed)
@@ -120,7 +145,7 @@ class BatchAug:
 
     @property
     def spec(self) -> str:
-        return ",".join(sorted(self.names)) or "none"
+        return ",".join(sorted(self.names) + ([f"max{self.repeats}"] if self.repeats > 1 else [])) or "none"
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if not self.names or self.names == {"mixup"}:
@@ -135,16 +160,61 @@ class BatchAug:
                 xi = F.resized_crop(xi, t, l, h, w, [H, W], antialias=True)
             if "flip" in self.names and torch.rand((), generator=self.g) < 0.5:
                 xi = xi.flip(-1)
+            if self._colour:        # UEraser's order: crop and flip, plasma and channel shuffle, then the policy
+                out[i] = xi
+                continue
             if self.policy is not None:
                 xi = self.policy(xi)
             if "cutout" in self.names:
-                s = max(1, H // 4)
-                cy = int(torch.randint(0, H, (), generator=self.g))
-                cx = int(torch.randint(0, W, (), generator=self.g))
-                xi = xi.clone()
-                xi[:, max(0, cy - s // 2):cy + s // 2 + 1, max(0, cx - s // 2):cx + s // 2 + 1] = 0
+                xi = self._cutout(xi)
             out[i] = xi
+        if self._colour:
+            out = self._colour_ops(out)
+            for i in range(B):
+                xi = out[i]
+                if self.policy is not None:
+                    xi = self.policy(xi)
+                out[i] = self._cutout(xi) if "cutout" in self.names else xi
         return out
+
+    @property
+    def _colour(self) -> bool:
+        return bool(self.names & {"plasma", "chshuffle"})
+
+    def _cutout(self, xi: torch.Tensor) -> torch.Tensor:
+        _, H, W = xi.shape
+        s = max(1, H // 4)
+        cy = int(torch.randint(0, H, (), generator=self.g))
+        cx = int(torch.randint(0, W, (), generator=self.g))
+        xi = xi.clone()
+        xi[:, max(0, cy - s // 2):cy + s // 2 + 1, max(0, cx - s // 2):cx + s // 2 + 1] = 0
+        return xi
+
+    def _colour_ops(self, x: torch.Tensor) -> torch.Tensor:
+        """Plasma brightness and contrast, then channel shuffle, on the whole uint8 batch at once."""
+        B, C, H, W = x.shape
+        if "plasma" in self.names:
+            f = x.float() / 255
+            f = f + torch.rand(B, 1, 1, 1, generator=self.g) * (self._fields(B, H, W) - 0.5)
+            c = 0.25 + 1.5 * self._fields(B, H, W)
+            m = f.mean((1, 2, 3), keepdim=True)
+            x = (m + c * (f - m)).clamp(0, 1).mul(255).round().to(torch.uint8)
+        if "chshuffle" in self.names:
+            perm = torch.argsort(torch.rand(B, C, generator=self.g), dim=1)
+            x = torch.gather(x, 1, perm[:, :, None, None].expand(B, C, H, W))
+        return x
+
+    def _fields(self, B: int, H: int, W: int) -> torch.Tensor:
+        """B smooth random fields in [0, 1], shape [B, 1, H, W]: random grids of 2..16 cells, bilinearly
+        upsampled, summed with weights falling with frequency by a roughness drawn per image (plasma-like
+        fractal noise)."""
+        rough = torch.empty(B, 1, 1, 1).uniform_(0.1, 0.7, generator=self.g)
+        f = torch.zeros(B, 1, H, W)
+        for i, n in enumerate((2, 4, 8, 16)):
+            g = torch.rand(B, 1, n, n, generator=self.g)
+            f += rough ** i * torch.nn.functional.interpolate(g, size=(H, W), mode="bilinear", align_corners=True)
+        lo, hi = f.amin((2, 3), keepdim=True), f.amax((2, 3), keepdim=True)
+        return (f - lo) / (hi - lo).clamp_min(1e-6)
 
     def _rrc_params(self, H, W):
         area = H * W

@@ -346,7 +346,8 @@ def main(argv=None) -> int:
                     help="pre-transforms the hacker applies to the files it reads (every hacker of --hackers), "
                          "e.g. jpeg75,resize0.5,gray")
     ap.add_argument("--augment", default="",
-                    help="training augmentations of the CLIP hackers tried against T2UE, e.g. rrc,heavy")
+                    help="training augmentations tried against T2UE, each replacing the hacker's default one, "
+                         "e.g. rrc,heavy,ueraser,ueraser+max5 (`+` joins augmentations within one run)")
     ap.add_argument("--robust-conditions", default="t2ue",
                     help="conditions the --robustness and --augment runs apply to (e.g. t2ue,em)")
     ap.add_argument("--budget", type=float, default=0,
@@ -365,6 +366,13 @@ def main(argv=None) -> int:
                          "(same protected data, other initialisation and batch order); the report gives the spread")
     ap.add_argument("--data-dir", default=None, help="directory of the dataset .npz files (default: build them)")
     a = ap.parse_args(argv)
+    try:                                            # a misspelt augmentation fails now, not after the sets are made
+        from t2ue_eval.transforms import BatchAug
+        for g in [g for g in a.augment.split(",") if g]:
+            BatchAug(g.replace("+", ","))
+    except ValueError as e:
+        log(f"[efficacy] error: --augment: {e}")
+        return 2
     bundle = Path(a.bundle).resolve()
     man = json.loads((bundle / "manifest.json").read_text())
     gen_sha = man["files"]["generator.onnx"]["sha256"]
@@ -421,14 +429,13 @@ def main(argv=None) -> int:
     runs = [(c, h, "") for c in conds for h in a.hackers.split(",") if h]
     steps_of = dict(kv.split("=") for kv in a.steps.split(",") if kv)
     rc = [c for c in a.robust_conditions.split(",") if c in conds]
-    clip_h = [h for h in a.hackers.split(",") if h.startswith("clip")]
     runs += [(c, h, p) for c in rc for p in a.robustness.split(",") if p for h in a.hackers.split(",") if h]
-    runs += [(c, h, "aug=" + g) for c in rc for g in a.augment.split(",") if g for h in clip_h]
+    runs += [(c, h, "aug=" + g) for c in rc for g in a.augment.split(",") if g for h in a.hackers.split(",") if h]
     for c, h, pre in runs:
         ds = "fmnist" if h == "cls" else "clipart"
         out = work / "results" / f"{c}-{h}{'-' + pre.replace('=', '-') if pre else ''}.json"
         out.parent.mkdir(exist_ok=True)
-        extra = (["--aug", pre[4:]] if pre.startswith("aug=") else ["--pre", pre]) if pre else []
+        extra = (["--aug", pre[4:].replace("+", ",")] if pre.startswith("aug=") else ["--pre", pre]) if pre else []
         r = run_hacker(h, splits[(c, f"{ds}_train")], clean[f"{ds}_test"], out, a.budget, a.threads, extra,
                        steps=int(steps_of.get(h, 100000)))
         if r.get("efficacy_key") != f"{c}|{h}|{pre}":
@@ -479,13 +486,16 @@ def main(argv=None) -> int:
     costs = dict(sorted(costs.items(), key=lambda kv: (      # stable order, whichever invocation made them
         kv[0][0].endswith("(cost only)"), order.index(kv[0][0].split(" ")[0]) if kv[0][0].split(" ")[0] in order
         else 99, kv[0][1])))
+    from .efficacy_report import command_history
+    cmd = _command_line(sys.argv[1:])
     rep = write_report(Path(a.report), results=results, quality=quality, seeds=seeds,
                        costs={f"{c}|{d}": v for (c, d), v in costs.items()},
                        meta={"bundle": man["name"], "bundle_version": man["version"], "generator_sha256": gen_sha,
                              **({"t2ue_sets_generator": {"sha256": made_by[0], "how": made_by[1]}}
                                 if made_by and made_by[0] != gen_sha else {}),
                              "budget_s": a.budget, "steps": a.steps if not a.budget else None, "threads": a.threads, "seed": a.seed, "machine": platform.machine(),
-                             "n_train": a.n_train, "n_test": a.n_test, "command": _command_line(sys.argv[1:])})
+                             "n_train": a.n_train, "n_test": a.n_test, "command": cmd,
+                             "commands": command_history(Path(a.report), results, cmd)})
     log(f"[efficacy] report: {rep}")
     return 0
 

@@ -144,6 +144,48 @@ def test_pre_transforms_and_aug():
     assert BatchAug("heavy").mix(4) is not None and BatchAug("std").mix(4) is None
 
 
+def test_ueraser_augmentations_and_their_errors():
+    import torch
+    from t2ue_eval.transforms import BatchAug
+    a = BatchAug("ueraser,max3", seed=0)
+    assert a.repeats == 3 and a.spec == "chshuffle,flip,plasma,std,trivial,max3"
+    x = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    y = a(x)
+    assert y.shape == x.shape and y.dtype == torch.uint8 and not torch.equal(x, y)
+    # plasma: a smooth field, not per-pixel noise; a flat grey image comes back uneven but smooth
+    flat = torch.full((1, 3, 32, 32), 128, dtype=torch.uint8)
+    p = BatchAug("plasma", seed=1)(flat).float()
+    assert p.std() > 1 and (p[..., 1:, :] - p[..., :-1, :]).abs().mean() < p.std()
+    # chshuffle only permutes the channels
+    c = torch.stack([torch.full((16, 16), v, dtype=torch.uint8) for v in (10, 20, 30)])[None]
+    outs = {tuple(BatchAug("chshuffle", seed=s)(c)[0, :, 0, 0].tolist()) for s in range(12)}
+    assert all(sorted(o) == [10, 20, 30] for o in outs) and len(outs) > 1
+    assert BatchAug("ueraser").repeats == 1
+    for bad in ["max0", "max17", "heavy,max3", "max3", "std,max2,max3", "sharpen"]:
+        with pytest.raises(ValueError):
+            BatchAug(bad)
+
+
+def test_the_max_rule_keeps_each_images_hardest_draw():
+    import torch
+    from t2ue_eval.hackers import _hardest
+
+    class Draws:                    # draw k of every image is the image plus k * 10 (its "loss" grows with k,
+        repeats = 3                 # except image 1, whose draw 0 is made the hardest)
+        k = 0
+
+        def __call__(self, b):
+            out = b + 10 * self.k
+            if self.k == 0:
+                out[1] += 100
+            self.k += 1
+            return out
+
+    b = torch.zeros(3, 1, 2, 2, dtype=torch.uint8)
+    got = _hardest(Draws(), b, lambda c: c.float().flatten(1).mean(1))
+    assert got[:, 0, 0, 0].tolist() == [20, 100, 20]
+
+
 # ------------------------------------------------------------------------------------ training
 def test_clip_a_trains_a_few_steps(tiny, tmp_path):
     from t2ue_eval.hackers import save_result, train_clip
@@ -173,6 +215,18 @@ def test_classifier_trains_a_few_steps(tiny):
     r = train_classifier(root / "train", root / "test", steps=2, batch=8, threads=2, n_classes=32,
                          model_kw={"widths": (8, 16, 16, 32)}, pre="gray", log=lambda *_: None)
     assert r["steps"] == 2 and 0 <= r["test"]["accuracy"] <= 100 and r["test"]["random"] == pytest.approx(100 / 32)
+
+
+def test_hackers_train_with_adversarial_augmentation(tiny):
+    from t2ue_eval.hackers import train_classifier, train_clip
+    root = tiny[0]
+    r = train_classifier(root / "train", root / "test", steps=2, batch=8, threads=2, n_classes=32,
+                         model_kw={"widths": (8, 16, 16, 32)}, aug="ueraser,max2", log=lambda *_: None)
+    assert r["steps"] == 2 and np.isfinite(r["final_loss"]) and r["config"]["aug"].endswith("max2")
+    kw = dict(widths=(8, 16, 16, 32), text_width=32, text_layers=1, text_heads=2, embed=32)
+    r = train_clip(root / "train", root / "test", arch="A", steps=2, batch=8, threads=2, aug="ueraser,max2",
+                   model_kw=kw, eval_train_n=0, log=lambda *_: None)
+    assert r["steps"] == 2 and np.isfinite(r["final_loss"])
 
 
 # -------------------------------------------------------------------------------------- metrics
