@@ -2,7 +2,8 @@
 
     python -m t2ue_models.ablate --out DIR [--steps 1500] [--learner-weight 1] [--rms-cap-levels 4.2]
                                  [--init generator.pt] [--cls-steps 300] [--clip-steps 400] [--basis-res 8]
-                                 [--p-gray 0.3] [--luma-only] [--p-para 0.5] [--pre gray,jpeg75]
+                                 [--p-gray 0.3] [--luma-only] [--p-para 0.5] [--p-chshuffle 0.5]
+                                 [--pre gray,jpeg75] [--aug ueraser,std+flip+chshuffle]
 
 Trains (or loads, with --steps 0 --init FILE) a generator with the given objective, protects the
 Fashion-MNIST and clip-art training splits in Python exactly as the shipped path does at the bundle's
@@ -10,7 +11,9 @@ resolution (z from the key and the caption by the KDF, 8-bit rounding), and trai
 (fixed step counts, not time budgets, so two variants are compared on equal terms on a shared machine):
 the Fashion-MNIST classifier and CLIP A. `--pre` also trains each hacker on the protected split after each
 listed scraper transform (t2ue_eval.transforms; grayscale is applied to the test split too), so a variant's
-robustness is measured beside its plain figure. This is a proxy for choosing the objective; the efficacy report
+robustness is measured beside its plain figure; `--aug` likewise trains each hacker once more with each listed
+training augmentation in place of its default one (t2ue_eval.transforms.BatchAug, `+` joins names: the adaptive
+attacker, e.g. `ueraser`). This is a proxy for choosing the objective; the efficacy report
 (t2ue_models.efficacy) measures the exported bundle through the Rust CLI.
 """
 from __future__ import annotations
@@ -128,7 +131,23 @@ def main(argv=None) -> int:
     ap.add_argument("--para-templates", type=int, default=8, help="how many of data.GENERIC_TEMPLATES to reword with")
     ap.add_argument("--pre", default="", help="also train each hacker after these transforms, comma-separated "
                                               "(jpeg<q>, resize<f>, blur<sigma>, gray); one run per transform")
+    ap.add_argument("--aug", default="", help="also train each hacker with these training augmentations instead of "
+                                              "its default, comma-separated, `+` joins names "
+                                              "(ueraser,std+flip+chshuffle)")
+    ap.add_argument("--p-chshuffle", type=float, default=0.0,
+                    help="share of protected images whose colour channels the scraper model shuffles in training")
     a = ap.parse_args(argv)
+    from t2ue_eval.transforms import BatchAug, parse_pre
+    pres = [""] + [p.strip() for p in a.pre.split(",") if p.strip()]
+    augs = [g.strip() for g in a.aug.split(",") if g.strip()]
+    try:                                # a misspelt transform fails now, not after the generator has trained
+        for p in pres[1:]:
+            parse_pre(p)
+        for g in augs:
+            BatchAug(g.replace("+", ","))
+    except ValueError as e:
+        ap.error(str(e))
+    runs = [(p, None) for p in pres] + [("", g) for g in augs]
     torch.set_num_threads(a.threads)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -160,7 +179,8 @@ def main(argv=None) -> int:
             gen, sur, carriers, et, steps=a.steps, bs=64, lr=a.lr, seed=1, log=log, target_weights=weights,
             p_synth=a.synth, heldout=heldout, p_crop=a.p_crop, p_jpeg=a.p_jpeg, learner=learner,
             learner_weight=a.learner_weight, learner_reset=a.learner_reset, learner_lr=a.learner_lr, surrogate_weight=a.surrogate_weight,
-            eval_every=250, z_div_weight=a.z_div, p_gray=a.p_gray, variant_emb=var, p_para=a.p_para)
+            eval_every=250, z_div_weight=a.z_div, p_gray=a.p_gray, variant_emb=var, p_para=a.p_para,
+            p_chshuffle=a.p_chshuffle)
         torch.save(gen.state_dict(), out / "generator.pt")
     gen.eval()
     from t2ue_eval.hackers import train_classifier, train_clip
@@ -170,10 +190,7 @@ def main(argv=None) -> int:
     log(f"[ablate] one caption under two keys, cosine of the noises: {res['key_cos']}")
     res["luma_share"] = luma_share(gen, sur, tok, D.load(ddir / "fmnist_train.npz"))
     log(f"[ablate] share of the noise's energy a grayscale conversion keeps (Fashion-MNIST captions): {res['luma_share']}")
-    from t2ue_eval.transforms import DOMAIN_PRE, parse_pre
-    pres = [""] + [p.strip() for p in a.pre.split(",") if p.strip()]
-    for p in pres[1:]:
-        parse_pre(p)                    # fail before hours of work, not after
+    from t2ue_eval.transforms import DOMAIN_PRE
     for name, steps in (("fmnist", a.cls_steps), ("clipart", a.clip_steps)):
         if name not in a.only.split(","):
             continue
@@ -183,19 +200,21 @@ def main(argv=None) -> int:
         if name == "fmnist" and not a.clean:
             res["fmnist_noise_cos_same_diff_label"] = label_cos(gen, sur, tok, tr, key, a.z_rule)
         labels = (lambda d: d["labels"] if d["labels"][0] >= 0 else None)
-        for p in pres:
-            sfx = f"@{p}" if p else ""          # result keys: fmnist_cls_acc, fmnist_cls_acc@gray, ...
+        for p, g in runs:
+            # result keys: fmnist_cls_acc, fmnist_cls_acc@gray, fmnist_cls_acc@aug=ueraser, ...
+            sfx = f"@{p}" if p else f"@aug={g}" if g else ""
+            kw = {"aug": g.replace("+", ",")} if g else {}
             domain = p and all(k in DOMAIN_PRE for k, _ in parse_pre(p))
             s_tr = Split(apply_pre(prot, p) if p else prot, [str(c) for c in tr["captions"]], [], labels(tr))
             s_te = Split(apply_pre(te["images"], p) if domain else te["images"], [str(c) for c in te["captions"]], [],
                          labels(te))
             t0 = time.time()
             if name == "fmnist":
-                r = train_classifier(s_tr, s_te, steps=steps, threads=a.threads, log=lambda m: None)
+                r = train_classifier(s_tr, s_te, steps=steps, threads=a.threads, log=lambda m: None, **kw)
                 res[f"fmnist_cls_acc{sfx}"] = r["test"]["accuracy"]
                 res[f"fmnist_cls_train_acc{sfx}"] = r["train_subset"]["accuracy"]
             else:
-                r = train_clip(s_tr, s_te, arch="A", steps=steps, threads=a.threads, log=lambda m: None)
+                r = train_clip(s_tr, s_te, arch="A", steps=steps, threads=a.threads, log=lambda m: None, **kw)
                 t = r["test"]
                 res[f"clipA_R10_i2t_t2i{sfx}"] = [t["i2t"]["R@10"], t["t2i"]["R@10"]]
                 res[f"clipA_train_R1_i2t{sfx}"] = r["train_subset"]["i2t"]["R@1"]

@@ -103,10 +103,22 @@ def grayscale(x: torch.Tensor) -> torch.Tensor:
     return (x * w).sum(1, keepdim=True).expand_as(x)
 
 
-def scraper(x, delta, gen=None, p_crop=0.5, p_jpeg=0.3, q_range=(60, 95), roll_step: int = 1, p_gray: float = 0.0):
+def channel_shuffle(x: torch.Tensor, p: float, gen=None) -> torch.Tensor:
+    """Each image's colour channels in a random order, with probability p per image (the attacker's `chshuffle`
+    augmentation of t2ue_eval.transforms, UEraser's channel shuffle); differentiable (a gather)."""
+    b = x.shape[0]
+    perm = torch.argsort(torch.rand(b, 3, generator=gen), dim=1)
+    keep = torch.rand(b, generator=gen) >= p
+    perm[keep] = torch.arange(3)
+    return torch.gather(x, 1, perm[:, :, None, None].expand_as(x))
+
+
+def scraper(x, delta, gen=None, p_crop=0.5, p_jpeg=0.3, q_range=(60, 95), roll_step: int = 1, p_gray: float = 0.0,
+            p_chshuffle: float = 0.0):
     """Apply the scraper model: roll delta (by multiples of roll_step; 0: not at all), add to x, clamp,
-    crop, maybe JPEG, maybe grayscale (p_gray; drawn only when > 0, so the random stream of older recipes
-    is unchanged)."""
+    crop, maybe JPEG, maybe grayscale (p_gray), then shuffle each image's colour channels with probability
+    p_chshuffle (an attacker's adaptive augmentation). p_gray and p_chshuffle draw random numbers only when
+    > 0, so the random stream of older recipes is unchanged."""
     d = random_roll(delta, gen, roll_step) if roll_step else delta
     xp = (x + d).clamp(0.0, 1.0)
     if torch.rand(1, generator=gen).item() < p_crop:
@@ -116,4 +128,6 @@ def scraper(x, delta, gen=None, p_crop=0.5, p_jpeg=0.3, q_range=(60, 95), roll_s
         xp = diff_jpeg(xp, q)
     if p_gray > 0 and torch.rand(1, generator=gen).item() < p_gray:
         xp = grayscale(xp)
+    if p_chshuffle > 0:
+        xp = channel_shuffle(xp, p_chshuffle, gen)
     return xp

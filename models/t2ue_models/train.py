@@ -104,7 +104,7 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
                     roll_step: int | None = None, stop_after: int | None = None, learner=None,
                     learner_weight: float = 1.0, learner_reset: int = 400, learner_lr: float = 2e-3,
                     surrogate_weight: float = 1.0, z_div_weight: float = 0.0, p_gray: float = 0.0,
-                    variant_emb: torch.Tensor | None = None, p_para: float = 0.0):
+                    variant_emb: torch.Tensor | None = None, p_para: float = 0.0, p_chshuffle: float = 0.0):
     """Error-minimising training: min over G of InfoNCE(f_I(scraper(x + delta)), e_t), delta = G(e_t, z),
     z ~ N(0, I); the surrogate is frozen.
 
@@ -127,7 +127,9 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
     noise depends on z (and so on the key) instead of ignoring it.
 
     p_gray: share of steps whose protected batch is turned to grayscale before the surrogate sees it (a
-    scraper that drops colour), so the noise has to carry the caption in luminance too.
+    scraper that drops colour), so the noise has to carry the caption in luminance too. p_chshuffle: share of
+    protected images whose colour channels the scraper model puts in a random order (the adaptive attacker's
+    channel shuffle, UEraser), so the noise has to carry the caption under every channel order.
 
     p_para > 0 (with `variant_emb`, [len(target_emb), T, D]: each target caption worded T other ways): that share
     of the (non-synthetic) batch rows feeds the generator a random rewording's embedding while the InfoNCE
@@ -165,12 +167,12 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
             t = torch.randint(0, variant_emb.shape[1], (bs,), generator=g)
             gin = torch.where(swap[:, None], variant_emb[ids.clamp(min=0), t], et)
         delta = gen(gin, z)
-        xp = augment.scraper(x, delta, gen=g, p_crop=p_crop, p_jpeg=p_jpeg, p_gray=p_gray,
+        xp = augment.scraper(x, delta, gen=g, p_crop=p_crop, p_jpeg=p_jpeg, p_gray=p_gray, p_chshuffle=p_chshuffle,
                              roll_step=gen.roll_step if roll_step is None else roll_step)
         loss = info_nce(sur.image(xp.contiguous(memory_format=torch.channels_last)), et, scale, ids)
         if z_div_weight > 0:
             delta2 = gen(gin, torch.randn(bs, gen.latent_dim, generator=g))
-            xp2 = augment.scraper(x, delta2, gen=g, p_crop=p_crop, p_jpeg=p_jpeg, p_gray=p_gray,
+            xp2 = augment.scraper(x, delta2, gen=g, p_crop=p_crop, p_jpeg=p_jpeg, p_gray=p_gray, p_chshuffle=p_chshuffle,
                                   roll_step=gen.roll_step if roll_step is None else roll_step)
             loss2 = info_nce(sur.image(xp2.contiguous(memory_format=torch.channels_last)), et, scale, ids)
             zcos = F.cosine_similarity(delta.flatten(1), delta2.flatten(1), dim=1).mean()

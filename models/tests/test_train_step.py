@@ -229,3 +229,37 @@ def test_grayscale_scraper_and_luma_only_generator():
     g = apply_pre(imgs, "gray")
     assert g.shape == imgs.shape and (g[..., 0] == g[..., 1]).all() and (g[..., 1] == g[..., 2]).all()
     assert not np.array_equal(apply_pre(imgs, "jpeg50"), imgs)
+
+
+def test_channel_shuffle_scraper():
+    """The scraper model's channel shuffle permutes each image's channels (p 1), leaves them alone (p 0), is
+    differentiable, and p_chshuffle 0 draws no extra random number (older recipes replay unchanged)."""
+    x = torch.rand(64, 3, 8, 8)
+    y = A.channel_shuffle(x, 1.0, torch.Generator().manual_seed(0))
+    perms = set()
+    for i in range(len(x)):
+        match = [j for k in range(3) for j in range(3) if torch.equal(y[i, k], x[i, j])]
+        assert sorted(match) == [0, 1, 2]
+        perms.add(tuple(match))
+    assert len(perms) >= 4                                      # 64 draws of 6 orders: several seen
+    assert torch.equal(A.channel_shuffle(x, 0.0, torch.Generator().manual_seed(0)), x)
+    half = A.channel_shuffle(x, 0.5, torch.Generator().manual_seed(0))
+    same = sum(torch.equal(half[i], x[i]) for i in range(len(x)))
+    assert 16 < same < 64
+    d = torch.zeros(2, 3, 8, 8, requires_grad=True)
+    A.channel_shuffle(x[:2] + d, 1.0).sum().backward()
+    assert torch.equal(d.grad, torch.ones_like(d))
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    x = torch.rand(4, 3, 16, 16)
+    A.scraper(x, x * 0, gen=g1, p_crop=0.5, p_jpeg=0.5)
+    A.scraper(x, x * 0, gen=g2, p_crop=0.5, p_jpeg=0.5, p_chshuffle=0.0)
+    assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))
+
+
+def test_ablate_refuses_a_misspelt_transform_before_any_work(tmp_path):
+    from t2ue_models.ablate import main
+    for bad in (["--aug", "uerasr"], ["--aug", "std+max0"], ["--pre", "jpg75"]):
+        with pytest.raises(SystemExit) as e:
+            main(["--out", str(tmp_path / "out"), *bad])
+        assert e.value.code == 2
+    assert not (tmp_path / "out").exists()
