@@ -4,6 +4,7 @@
                                  [--init generator.pt] [--cls-steps 300] [--clip-steps 400] [--basis-res 8]
                                  [--p-gray 0.3] [--luma-only] [--p-para 0.5] [--p-chshuffle 0.5]
                                  [--pre gray,jpeg75] [--aug ueraser,std+flip+chshuffle]
+                                 [--seed 2 --steps 5500 --stop-after 5022] [--hacker-seeds 0,1,2]
 
 Trains (or loads, with --steps 0 --init FILE) a generator with the given objective, protects the
 Fashion-MNIST and clip-art training splits in Python exactly as the shipped path does at the bundle's
@@ -13,8 +14,9 @@ the Fashion-MNIST classifier and CLIP A. `--pre` also trains each hacker on the 
 listed scraper transform (t2ue_eval.transforms; grayscale is applied to the test split too), so a variant's
 robustness is measured beside its plain figure; `--aug` likewise trains each hacker once more with each listed
 training augmentation in place of its default one (t2ue_eval.transforms.BatchAug, `+` joins names: the adaptive
-attacker, e.g. `ueraser`). This is a proxy for choosing the objective; the efficacy report
-(t2ue_models.efficacy) measures the exported bundle through the Rust CLI.
+attacker, e.g. `ueraser`). `--seed` draws the generator's initialisation and training from another seed (the
+spread of one recipe), `--hacker-seeds` trains every hacker once per seed. This is a proxy for choosing the
+objective; the efficacy report (t2ue_models.efficacy) measures the exported bundle through the Rust CLI.
 """
 from __future__ import annotations
 
@@ -97,6 +99,25 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-12))))
 
 
+def seed_means(cell: dict[str, list]) -> dict:
+    """Per-hacker-seed results of one cell -> result keys: one seed gives its value unchanged (older runs read the
+    same), several give the mean (element-wise for [I2T, T2I] pairs) and keep the values under <key>_per_seed."""
+    out = {}
+    for k, vs in cell.items():
+        if len(vs) == 1:
+            out[k] = vs[0]
+        else:
+            out[k] = np.round(np.mean(vs, axis=0), 2).tolist()
+            out[f"{k}_per_seed"] = vs
+    return out
+
+
+def _save(f: Path, res: dict) -> None:
+    tmp = f.with_suffix(".json.part")
+    tmp.write_text(json.dumps(res, indent=1))
+    tmp.replace(f)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
@@ -136,6 +157,14 @@ def main(argv=None) -> int:
                                               "(ueraser,std+flip+chshuffle)")
     ap.add_argument("--p-chshuffle", type=float, default=0.0,
                     help="share of protected images whose colour channels the scraper model shuffles in training")
+    ap.add_argument("--seed", type=int, default=1,
+                    help="seed of the generator's initialisation and training draws (1: the shipped recipe's)")
+    ap.add_argument("--stop-after", type=int, default=0,
+                    help="stop training after this many steps of the --steps schedule (0 = run it all; the shipped "
+                         "recipe is --steps 5500 --stop-after 5022)")
+    ap.add_argument("--hacker-seeds", default="0",
+                    help="train each hacker once per seed, comma-separated; each result is the mean over seeds, "
+                         "the per-seed values are kept under <key>_per_seed")
     a = ap.parse_args(argv)
     from t2ue_eval.transforms import BatchAug, parse_pre
     pres = [""] + [p.strip() for p in a.pre.split(",") if p.strip()]
@@ -147,6 +176,14 @@ def main(argv=None) -> int:
             BatchAug(g.replace("+", ","))
     except ValueError as e:
         ap.error(str(e))
+    try:
+        hseeds = [int(x) for x in a.hacker_seeds.split(",") if x.strip()]
+    except ValueError:
+        ap.error(f"--hacker-seeds takes integers separated by commas, not {a.hacker_seeds!r}")
+    if not hseeds:
+        ap.error("--hacker-seeds needs at least one seed")
+    if a.stop_after < 0 or (a.stop_after and a.stop_after > a.steps):
+        ap.error(f"--stop-after {a.stop_after} must lie in 0..--steps ({a.steps})")
     runs = [(p, None) for p in pres] + [("", g) for g in augs]
     torch.set_num_threads(a.threads)
     out = Path(a.out)
@@ -154,7 +191,7 @@ def main(argv=None) -> int:
     ddir = data_dir() / f"r{a.R}"
     rd = runs_dir() / f"clipart-mnv2-minilm-r{a.R}"
     sur, tok = load_surrogate(rd), Tokenizer()
-    torch.manual_seed(1)
+    torch.manual_seed(a.seed)
     gen = Generator(EMBED_DIM, LATENT_DIM, a.R, EPSILON, rms_cap=a.rms_cap_levels / 255.0, basis_res=a.basis_res or None,
                     luma_only=a.luma_only)
     if a.basis_std:
@@ -164,7 +201,7 @@ def main(argv=None) -> int:
         sd = torch.load(a.init, weights_only=True)
         sd["rms_cap"] = torch.tensor(a.rms_cap_levels / 255.0)
         gen.load_state_dict(sd)
-    res = {"args": vars(a)}
+    res = {"args": vars(a), "hacker_seeds": hseeds}
     if a.steps:
         carriers, caps, weights, val = generator_data(ddir)
         et = T.text_embeddings(sur, tok, caps)
@@ -176,12 +213,15 @@ def main(argv=None) -> int:
         heldout = (val["images"], T.text_embeddings(sur, tok, list(val["captions"])))
         learner = Learner(n_classes=a.learner_clusters) if a.learner_weight > 0 else None
         res["train"] = T.train_generator(
-            gen, sur, carriers, et, steps=a.steps, bs=64, lr=a.lr, seed=1, log=log, target_weights=weights,
+            gen, sur, carriers, et, steps=a.steps, bs=64, lr=a.lr, seed=a.seed, log=log, target_weights=weights,
             p_synth=a.synth, heldout=heldout, p_crop=a.p_crop, p_jpeg=a.p_jpeg, learner=learner,
             learner_weight=a.learner_weight, learner_reset=a.learner_reset, learner_lr=a.learner_lr, surrogate_weight=a.surrogate_weight,
             eval_every=250, z_div_weight=a.z_div, p_gray=a.p_gray, variant_emb=var, p_para=a.p_para,
-            p_chshuffle=a.p_chshuffle)
-        torch.save(gen.state_dict(), out / "generator.pt")
+            p_chshuffle=a.p_chshuffle, stop_after=a.stop_after or None)
+        tmp = out / "generator.pt.part"      # a killed run leaves no half-written checkpoint behind
+        torch.save(gen.state_dict(), tmp)
+        tmp.replace(out / "generator.pt")
+        _save(out / "ablate.json", res)
     gen.eval()
     from t2ue_eval.hackers import train_classifier, train_clip
     from t2ue_eval.splits import Split
@@ -209,18 +249,25 @@ def main(argv=None) -> int:
             s_te = Split(apply_pre(te["images"], p) if domain else te["images"], [str(c) for c in te["captions"]], [],
                          labels(te))
             t0 = time.time()
-            if name == "fmnist":
-                r = train_classifier(s_tr, s_te, steps=steps, threads=a.threads, log=lambda m: None, **kw)
-                res[f"fmnist_cls_acc{sfx}"] = r["test"]["accuracy"]
-                res[f"fmnist_cls_train_acc{sfx}"] = r["train_subset"]["accuracy"]
-            else:
-                r = train_clip(s_tr, s_te, arch="A", steps=steps, threads=a.threads, log=lambda m: None, **kw)
-                t = r["test"]
-                res[f"clipA_R10_i2t_t2i{sfx}"] = [t["i2t"]["R@10"], t["t2i"]["R@10"]]
-                res[f"clipA_train_R1_i2t{sfx}"] = r["train_subset"]["i2t"]["R@1"]
+            cell = {}
+            for hs in hseeds:
+                if name == "fmnist":
+                    r = train_classifier(s_tr, s_te, steps=steps, threads=a.threads, log=lambda m: None, seed=hs, **kw)
+                    got = {f"fmnist_cls_acc{sfx}": r["test"]["accuracy"],
+                           f"fmnist_cls_train_acc{sfx}": r["train_subset"]["accuracy"]}
+                else:
+                    r = train_clip(s_tr, s_te, arch="A", steps=steps, threads=a.threads, log=lambda m: None, seed=hs,
+                                   **kw)
+                    t = r["test"]
+                    got = {f"clipA_R10_i2t_t2i{sfx}": [t["i2t"]["R@10"], t["t2i"]["R@10"]],
+                           f"clipA_train_R1_i2t{sfx}": r["train_subset"]["i2t"]["R@1"]}
+                for k, v in got.items():
+                    cell.setdefault(k, []).append(v)
+            res.update(seed_means(cell))
             log(f"[ablate] {name}{sfx}: {json.dumps({k: v for k, v in res.items() if k.startswith(name) or k.startswith('clipA')})} "
                 f"({time.time() - t0:.0f}s)")
-    (out / "ablate.json").write_text(json.dumps(res, indent=1))
+            _save(out / "ablate.json", res)      # after every cell: a run stopped later keeps what it measured
+    _save(out / "ablate.json", res)
     log(f"[ablate] {json.dumps({k: v for k, v in res.items() if k not in ('train',)})}")
     return 0
 

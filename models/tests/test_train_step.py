@@ -258,8 +258,19 @@ def test_channel_shuffle_scraper():
 
 def test_ablate_refuses_a_misspelt_transform_before_any_work(tmp_path):
     from t2ue_models.ablate import main
-    for bad in (["--aug", "uerasr"], ["--aug", "std+max0"], ["--pre", "jpg75"]):
+    for bad in (["--aug", "uerasr"], ["--aug", "std+max0"], ["--pre", "jpg75"], ["--hacker-seeds", "0,x"],
+                ["--hacker-seeds", ","], ["--steps", "100", "--stop-after", "101"], ["--stop-after", "-1"]):
         with pytest.raises(SystemExit) as e:
             main(["--out", str(tmp_path / "out"), *bad])
         assert e.value.code == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_ablate_seed_means():
+    """Several hacker seeds: the mean, element-wise for CLIP's [I2T, T2I], and the per-seed values kept; one seed:
+    the value unchanged, no extra key (the single-seed result files read as before)."""
+    from t2ue_models.ablate import seed_means
+    got = seed_means({"fmnist_cls_acc": [40.0, 50.0, 45.5], "clipA_R10_i2t_t2i": [[10.0, 20.0], [12.0, 21.0]]})
+    assert got == {"fmnist_cls_acc": 45.17, "fmnist_cls_acc_per_seed": [40.0, 50.0, 45.5],
+                   "clipA_R10_i2t_t2i": [11.0, 20.5], "clipA_R10_i2t_t2i_per_seed": [[10.0, 20.0], [12.0, 21.0]]}
+    assert seed_means({"fmnist_cls_acc@gray": [61.3]}) == {"fmnist_cls_acc@gray": 61.3}
