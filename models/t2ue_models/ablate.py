@@ -4,7 +4,8 @@
                                  [--init generator.pt] [--cls-steps 300] [--clip-steps 400] [--basis-res 8]
                                  [--p-gray 0.3] [--luma-only] [--p-para 0.5] [--p-chshuffle 0.5]
                                  [--pre gray,jpeg75] [--aug ueraser,std+flip+chshuffle]
-                                 [--seed 2 --steps 5500 --stop-after 5022] [--hacker-seeds 0,1,2]
+                                 [--seed 2 --steps 5500 --stop-after 5022] [--save-at 4000,4500]
+                                 [--hacker-seeds 0,1,2]
 
 Trains (or loads, with --steps 0 --init FILE) a generator with the given objective, protects the
 Fashion-MNIST and clip-art training splits in Python exactly as the shipped path does at the bundle's
@@ -112,7 +113,14 @@ def seed_means(cell: dict[str, list]) -> dict:
     return out
 
 
-def _save(f: Path, res: dict) -> None:
+def _save_generator(gen, f: Path) -> None:
+    tmp = f.with_name(f.name + ".part")      # a killed run leaves no half-written checkpoint behind
+    torch.save(gen.state_dict(), tmp)
+    tmp.replace(f)
+
+
+def save_json(f: Path, res: dict) -> None:
+    """Write res to f through a temporary file, so a stopped run never leaves a half-written file."""
     tmp = f.with_suffix(".json.part")
     tmp.write_text(json.dumps(res, indent=1))
     tmp.replace(f)
@@ -162,6 +170,9 @@ def main(argv=None) -> int:
     ap.add_argument("--stop-after", type=int, default=0,
                     help="stop training after this many steps of the --steps schedule (0 = run it all; the shipped "
                          "recipe is --steps 5500 --stop-after 5022)")
+    ap.add_argument("--save-at", default="",
+                    help="also keep the generator after these step counts, comma-separated, as generator-<step>.pt "
+                         "(a within-run comparison, e.g. for t2ue_models.select)")
     ap.add_argument("--hacker-seeds", default="0",
                     help="train each hacker once per seed, comma-separated; each result is the mean over seeds, "
                          "the per-seed values are kept under <key>_per_seed")
@@ -182,6 +193,12 @@ def main(argv=None) -> int:
         ap.error(f"--hacker-seeds takes integers separated by commas, not {a.hacker_seeds!r}")
     if not hseeds:
         ap.error("--hacker-seeds needs at least one seed")
+    try:
+        save_at = {int(x) for x in a.save_at.split(",") if x.strip()}
+    except ValueError:
+        ap.error(f"--save-at takes step counts separated by commas, not {a.save_at!r}")
+    if any(not 0 < s_ <= a.steps for s_ in save_at):
+        ap.error(f"--save-at step counts must lie in 1..--steps ({a.steps})")
     if a.stop_after < 0 or (a.stop_after and a.stop_after > a.steps):
         ap.error(f"--stop-after {a.stop_after} must lie in 0..--steps ({a.steps})")
     runs = [(p, None) for p in pres] + [("", g) for g in augs]
@@ -217,11 +234,10 @@ def main(argv=None) -> int:
             p_synth=a.synth, heldout=heldout, p_crop=a.p_crop, p_jpeg=a.p_jpeg, learner=learner,
             learner_weight=a.learner_weight, learner_reset=a.learner_reset, learner_lr=a.learner_lr, surrogate_weight=a.surrogate_weight,
             eval_every=250, z_div_weight=a.z_div, p_gray=a.p_gray, variant_emb=var, p_para=a.p_para,
-            p_chshuffle=a.p_chshuffle, stop_after=a.stop_after or None)
-        tmp = out / "generator.pt.part"      # a killed run leaves no half-written checkpoint behind
-        torch.save(gen.state_dict(), tmp)
-        tmp.replace(out / "generator.pt")
-        _save(out / "ablate.json", res)
+            p_chshuffle=a.p_chshuffle, stop_after=a.stop_after or None,
+            on_step=lambda n, g: _save_generator(g, out / f"generator-{n}.pt") if n in save_at else None)
+        _save_generator(gen, out / "generator.pt")
+        save_json(out / "ablate.json", res)
     gen.eval()
     from t2ue_eval.hackers import train_classifier, train_clip
     from t2ue_eval.splits import Split
@@ -266,8 +282,8 @@ def main(argv=None) -> int:
             res.update(seed_means(cell))
             log(f"[ablate] {name}{sfx}: {json.dumps({k: v for k, v in res.items() if k.startswith(name) or k.startswith('clipA')})} "
                 f"({time.time() - t0:.0f}s)")
-            _save(out / "ablate.json", res)      # after every cell: a run stopped later keeps what it measured
-    _save(out / "ablate.json", res)
+            save_json(out / "ablate.json", res)      # after every cell: a run stopped later keeps what it measured
+    save_json(out / "ablate.json", res)
     log(f"[ablate] {json.dumps({k: v for k, v in res.items() if k not in ('train',)})}")
     return 0
 

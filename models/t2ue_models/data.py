@@ -198,12 +198,15 @@ def _idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-def build_fmnist(res: int, split: str, n: int, seed: int) -> dict:
+def _fmnist_file(split: str) -> tuple[np.ndarray, np.ndarray]:
     pre = "train" if split == "train" else "t10k"
     x = _idx(FMNIST_ROOT / f"{pre}-images-idx3-ubyte.gz")
     y = _idx(FMNIST_ROOT / f"{pre}-labels-idx1-ubyte.gz").astype(np.int64)
-    rng = np.random.default_rng(seed)
-    sel = np.sort(rng.choice(len(x), min(n, len(x)), replace=False))
+    return x, y
+
+
+def _fmnist_rows(x: np.ndarray, y: np.ndarray, sel: np.ndarray, res: int, rng) -> dict:
+    """Images `sel` of (x, y) at res x res RGB, each with a caption from a random template of its class."""
     import torch
     import torch.nn.functional as F
     t = torch.from_numpy(x[sel].astype(np.float32)[:, None] / 255.0)
@@ -212,6 +215,39 @@ def build_fmnist(res: int, split: str, n: int, seed: int) -> dict:
     tmpl = rng.integers(0, len(FMNIST_TEMPLATES), len(sel))
     caps = np.array([FMNIST_TEMPLATES[t_].format(FMNIST_CLASSES[c]) for t_, c in zip(tmpl, y[sel])])
     return {"images": imgs, "captions": caps, "labels": y[sel]}
+
+
+def build_fmnist(res: int, split: str, n: int, seed: int) -> dict:
+    x, y = _fmnist_file(split)
+    rng = np.random.default_rng(seed)
+    sel = np.sort(rng.choice(len(x), min(n, len(x)), replace=False))
+    return _fmnist_rows(x, y, sel, res, rng)
+
+
+def build_fmnist_heldout(res: int, n_train: int, n_test: int, seed: int = 7, used_n: int = 6000,
+                         used_seed: int = 3) -> tuple[dict, dict]:
+    """A validation pair (train, test) from the Fashion-MNIST *training file*, avoiding every image that
+    build_fmnist(res, "train", used_n, used_seed) picks (build_all's fmnist_train, which the generator and the
+    efficacy hackers train on); the efficacy hackers test on the t10k file, which this never reads. Captions use
+    the same templates, drawn afresh. For choosing among generators without touching the images the final
+    measurement uses (t2ue_models.select)."""
+    x, y = _fmnist_file("train")
+    tr, te, rng = fmnist_heldout_indices(len(x), n_train, n_test, seed, used_n, used_seed)
+    return _fmnist_rows(x, y, tr, res, rng), _fmnist_rows(x, y, te, res, rng)
+
+
+def fmnist_heldout_indices(total: int, n_train: int, n_test: int, seed: int = 7, used_n: int = 6000,
+                           used_seed: int = 3) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+    """Sorted indices (train, test) into a file of `total` images, none of them among the `used_n` that
+    build_fmnist picks with `used_seed` (the same draw), and the generator to draw their captions from."""
+    used = np.random.default_rng(used_seed).choice(total, min(used_n, total), replace=False)
+    free = np.setdiff1d(np.arange(total), used)
+    if n_train + n_test > len(free):
+        raise ValueError(f"only {len(free)} Fashion-MNIST training images are left for validation, "
+                         f"not {n_train} + {n_test}")
+    rng = np.random.default_rng(seed)
+    pick = rng.permutation(free)[:n_train + n_test]
+    return np.sort(pick[:n_train]), np.sort(pick[n_train:]), rng
 
 
 # ----------------------------------------------------------------------------------------- splits

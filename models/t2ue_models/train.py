@@ -104,7 +104,8 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
                     roll_step: int | None = None, stop_after: int | None = None, learner=None,
                     learner_weight: float = 1.0, learner_reset: int = 400, learner_lr: float = 2e-3,
                     surrogate_weight: float = 1.0, z_div_weight: float = 0.0, p_gray: float = 0.0,
-                    variant_emb: torch.Tensor | None = None, p_para: float = 0.0, p_chshuffle: float = 0.0):
+                    variant_emb: torch.Tensor | None = None, p_para: float = 0.0, p_chshuffle: float = 0.0,
+                    on_step=None):
     """Error-minimising training: min over G of InfoNCE(f_I(scraper(x + delta)), e_t), delta = G(e_t, z),
     z ~ N(0, I); the surrogate is frozen.
 
@@ -211,6 +212,8 @@ def train_generator(gen: Generator, sur: Surrogate, carriers_u8: np.ndarray, tar
             gen.train()
             held.append((step, clean, prot))
             log(f"  [generator] step {step:5d} held-out captions: clean {clean:.4f} protected {prot:.4f}")
+        if on_step is not None:             # e.g. ablate --save-at: checkpoints for a within-run comparison
+            on_step(step + 1, gen)
         if stop_after and step + 1 >= stop_after:
             log(f"  [generator] stopped after {step + 1} steps of the {steps}-step schedule")
             break

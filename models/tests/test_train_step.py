@@ -57,6 +57,9 @@ def test_rewording_targets_feed_the_generator_a_rewording():
 
     plain = run()
     assert torch.equal(plain, run(variant_emb=other, p_para=0.0))
+    seen = []                                   # on_step (ablate --save-at) sees each step count and changes nothing
+    assert torch.equal(plain, run(on_step=lambda n, g: seen.append((n, g.training))))
+    assert seen == [(1, True), (2, True)]
     with pytest.raises(ValueError, match="variant_emb"):
         run(p_para=0.5)
     own = et[:, None].expand(-1, 3, -1).contiguous()         # "rewordings" that are the captions themselves
@@ -259,7 +262,8 @@ def test_channel_shuffle_scraper():
 def test_ablate_refuses_a_misspelt_transform_before_any_work(tmp_path):
     from t2ue_models.ablate import main
     for bad in (["--aug", "uerasr"], ["--aug", "std+max0"], ["--pre", "jpg75"], ["--hacker-seeds", "0,x"],
-                ["--hacker-seeds", ","], ["--steps", "100", "--stop-after", "101"], ["--stop-after", "-1"]):
+                ["--hacker-seeds", ","], ["--steps", "100", "--stop-after", "101"], ["--stop-after", "-1"],
+                ["--save-at", "4x"], ["--steps", "100", "--save-at", "50,101"], ["--save-at", "0"]):
         with pytest.raises(SystemExit) as e:
             main(["--out", str(tmp_path / "out"), *bad])
         assert e.value.code == 2
