@@ -197,8 +197,9 @@ def main(argv=None) -> int:
         save_at = {int(x) for x in a.save_at.split(",") if x.strip()}
     except ValueError:
         ap.error(f"--save-at takes step counts separated by commas, not {a.save_at!r}")
-    if any(not 0 < s_ <= a.steps for s_ in save_at):
-        ap.error(f"--save-at step counts must lie in 1..--steps ({a.steps})")
+    last = a.stop_after or a.steps
+    if any(not 0 < s_ <= last for s_ in save_at):
+        ap.error(f"--save-at step counts must lie in 1..{last} (--steps, or --stop-after when given)")
     if a.stop_after < 0 or (a.stop_after and a.stop_after > a.steps):
         ap.error(f"--stop-after {a.stop_after} must lie in 0..--steps ({a.steps})")
     runs = [(p, None) for p in pres] + [("", g) for g in augs]

@@ -27,8 +27,8 @@ def test_heldout_indices_avoid_the_training_draw():
 def test_proxy_learns_a_separable_task():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 192)
-    x = rng.integers(0, 60, (192, 32, 32, 3)).astype(np.uint8)   # ProxyNet pools globally: 32 px keeps this quick
-    x[y == 1, 8:24, 8:24] += 150             # class 1: a bright centre (survives shifts and flips)
+    x = rng.integers(0, 60, (192, 16, 16, 3)).astype(np.uint8)   # ProxyNet pools globally: 16 px keeps this quick
+    x[y == 1, 4:12, 4:12] += 150               # class 1: a bright centre (survives shifts and flips)
     r = S.train_proxy({"images": x[:128], "labels": y[:128]}, {"images": x[128:], "labels": y[128:]},
                       steps=80, batch=32, n_classes=2)
     assert r["test_acc"] >= 0.9 and r["train_acc"] >= 0.9 and r["final_loss"] < 0.1

@@ -263,7 +263,8 @@ def test_ablate_refuses_a_misspelt_transform_before_any_work(tmp_path):
     from t2ue_models.ablate import main
     for bad in (["--aug", "uerasr"], ["--aug", "std+max0"], ["--pre", "jpg75"], ["--hacker-seeds", "0,x"],
                 ["--hacker-seeds", ","], ["--steps", "100", "--stop-after", "101"], ["--stop-after", "-1"],
-                ["--save-at", "4x"], ["--steps", "100", "--save-at", "50,101"], ["--save-at", "0"]):
+                ["--save-at", "4x"], ["--steps", "100", "--save-at", "50,101"], ["--save-at", "0"],
+                ["--steps", "100", "--stop-after", "60", "--save-at", "70"]):
         with pytest.raises(SystemExit) as e:
             main(["--out", str(tmp_path / "out"), *bad])
         assert e.value.code == 2
