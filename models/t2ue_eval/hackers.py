@@ -367,6 +367,23 @@ def _hardest(augm, batch: torch.Tensor, losses_of) -> torch.Tensor:
     return cands[scores.argmax(0), torch.arange(batch.shape[0])]
 
 
+def _pgd(x: torch.Tensor, loss_of, eps_levels: int, steps: int, g: torch.Generator) -> torch.Tensor:
+    """Adversarial training's inner maximisation (`pgd<E>[x<K>]` in the aug spec): projected gradient ascent
+    on `loss_of` (the hacker's own loss under the current model, a scalar) within +-`eps_levels` of the batch
+    `x` (uint8 or float, 0..255), random start, `steps` signed-gradient steps of 2.5 * eps / steps, every
+    iterate kept inside [0, 255]. Returns a float batch in 0..255, not rounded (the hacker trains on the
+    continuous worst case). Only the input gets a gradient here; the model's parameters do not."""
+    x0 = x.float()
+    eps = float(eps_levels)
+    alpha = 2.5 * eps / steps
+    delta = (x0 + (torch.rand(x0.shape, generator=g) * 2 - 1) * eps).clamp(0, 255) - x0
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        grad, = torch.autograd.grad(loss_of(x0 + delta), delta)
+        delta = (x0 + (delta.detach() + alpha * grad.sign()).clamp(-eps, eps)).clamp(0, 255) - x0
+    return (x0 + delta).detach()
+
+
 def _batch_indices(n: int, B: int):
     """Endless shuffled epochs of batch indices (the last partial batch of an epoch is dropped)."""
     while True:
@@ -472,6 +489,13 @@ def train_clip(train, test, arch: str = "A", steps: int = 1000, batch: int = 128
         if mix is not None:
             lam, mp = mix
             x = (lam * x.float() + (1 - lam) * x[mp].float()).round().clamp(0, 255).to(torch.uint8)
+        if augm.pgd:                        # the worst case for the image -> text direction of the loss
+            model.train()
+            with torch.no_grad():
+                ug, inv = torch.unique(g, return_inverse=True)
+                tt = model.encode_text({k: v[ug] for k, v in text_all.items()})
+                sc = model.logit_scale.clamp(max=math.log(100)).exp()
+            x = _pgd(x, lambda c: F.cross_entropy(sc * model.encode_image(c) @ tt.T, inv), *augm.pgd, augm.g)
         model.train()
         ie = model.encode_image(x)
         scale = model.logit_scale.clamp(max=math.log(100)).exp()
@@ -579,6 +603,8 @@ def train_classifier(train, test, steps: int = 1000, batch: int = 128, lr: float
             x = (lam * x.float() + (1 - lam) * x[mp].float()).round().clamp(0, 255).to(torch.uint8)
             y = lam * y + (1 - lam) * y[mp]
         model.train()
+        if augm.pgd:
+            x = _pgd(x, lambda c: _soft_ce(model(c), y), *augm.pgd, augm.g)
         loss = _soft_ce(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -22,6 +22,10 @@ Batch augmentations (random, every step), a comma list of:
                written from the paper's description
   max<K>       adversarial augmentation: draw K augmentations of every image and train on the one the current
                model finds hardest (UEraser's max-loss rule; e.g. ueraser,max5). The trainer does the choosing.
+  pgd<E>[x<K>] adversarial training (Madry et al. 2018): after the other augmentations, every training image is
+               replaced by its worst case within +-E levels of 255 (L-inf), found by K steps of projected
+               gradient ascent on the hacker's own loss (random start, step 2.5 E / K; K defaults to 3), e.g.
+               std,flip,pgd8. The trainer runs the attack; it costs K extra forward/backward passes per step.
   none         nothing
 """
 from __future__ import annotations
@@ -35,8 +39,9 @@ from PIL import Image, ImageFilter
 
 PRE_NAMES = ("jpeg<q>", "webp<q>", "resize<f>", "gray", "blur<sigma>")
 AUG_NAMES = ("std", "rrc", "flip", "trivial", "autoaug", "randaug", "cutout", "mixup", "heavy", "plasma",
-             "chshuffle", "ueraser", "max<K>", "none")
+             "chshuffle", "ueraser", "max<K>", "pgd<E>[x<K>]", "none")
 MAX_REPEATS = 16
+PGD_MAX_LEVELS, PGD_MAX_STEPS, PGD_DEFAULT_STEPS = 32, 20, 3
 DOMAIN_PRE = ("gray",)      # pre-transforms that change the image domain: also applied to the test set
 
 
@@ -121,11 +126,29 @@ class BatchAug:
                 raise ValueError("give max<K> once")
             self.repeats = k
             names.discard(n)
+        self.pgd = None             # (radius in levels of 255, steps): adversarial training, run by the trainer
+        for n in [n for n in names if n.startswith("pgd")]:
+            m = re.fullmatch(r"pgd(\d+)(?:x(\d+))?", n)
+            if not m:
+                raise ValueError(f"{n}: adversarial training is pgd<E>[x<K>], E the L-inf radius in levels of 255 "
+                                 f"(1..{PGD_MAX_LEVELS}), K the PGD steps (1..{PGD_MAX_STEPS}, default "
+                                 f"{PGD_DEFAULT_STEPS}), e.g. pgd8 or pgd4x5")
+            e, k = int(m[1]), int(m[2]) if m[2] else PGD_DEFAULT_STEPS
+            if not 1 <= e <= PGD_MAX_LEVELS or not 1 <= k <= PGD_MAX_STEPS:
+                raise ValueError(f"{n}: the radius must be 1..{PGD_MAX_LEVELS} levels and the steps 1..{PGD_MAX_STEPS}")
+            if self.pgd is not None:
+                raise ValueError("give pgd<E> once")
+            self.pgd = (e, k)
+            names.discard(n)
+        if self.pgd and self.repeats > 1:
+            raise ValueError("pgd<E> and max<K> are two worst-case rules; give one of them")
         bad = names - set(AUG_NAMES)
         if bad:
             raise ValueError(f"unknown augmentation(s) {sorted(bad)}; known: {', '.join(AUG_NAMES)}")
         if self.repeats > 1 and "mixup" in names:
             raise ValueError("max<K> picks the hardest draw per image; it does not combine with mixup")
+        if self.pgd and "mixup" in names:
+            raise ValueError("pgd<E> attacks each image against its own label; it does not combine with mixup")
         if self.repeats > 1 and not names:
             raise ValueError("max<K> needs augmentations to draw from (e.g. ueraser,max5)")
         self.names = names
@@ -145,7 +168,8 @@ class BatchAug:
 
     @property
     def spec(self) -> str:
-        return ",".join(sorted(self.names) + ([f"max{self.repeats}"] if self.repeats > 1 else [])) or "none"
+        return ",".join(sorted(self.names) + ([f"max{self.repeats}"] if self.repeats > 1 else [])
+                        + ([f"pgd{self.pgd[0]}x{self.pgd[1]}"] if self.pgd else [])) or "none"
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if not self.names or self.names == {"mixup"}:

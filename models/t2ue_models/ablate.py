@@ -32,6 +32,7 @@ import torch
 from . import augment
 from . import data as D
 from . import train as T
+from .cli_args import int_list
 from .kdf import latent_z
 from .nets import EMBED_DIM, EPSILON, LATENT_DIM, Generator, Learner
 from .paths import data_dir, runs_dir
@@ -188,15 +189,10 @@ def main(argv=None) -> int:
     except ValueError as e:
         ap.error(str(e))
     try:
-        hseeds = [int(x) for x in a.hacker_seeds.split(",") if x.strip()]
-    except ValueError:
-        ap.error(f"--hacker-seeds takes integers separated by commas, not {a.hacker_seeds!r}")
-    if not hseeds:
-        ap.error("--hacker-seeds needs at least one seed")
-    try:
-        save_at = {int(x) for x in a.save_at.split(",") if x.strip()}
-    except ValueError:
-        ap.error(f"--save-at takes step counts separated by commas, not {a.save_at!r}")
+        hseeds = int_list(a.hacker_seeds, "--hacker-seeds")
+        save_at = set(int_list(a.save_at, "--save-at", minimum=1, required=False))
+    except ValueError as e:
+        ap.error(str(e))
     last = a.stop_after or a.steps
     if any(not 0 < s_ <= last for s_ in save_at):
         ap.error(f"--save-at step counts must lie in 1..{last} (--steps, or --stop-after when given)")

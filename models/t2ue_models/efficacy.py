@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data as D
+from .cli_args import int_list
 from .paths import MODELS_DIR, runs_dir
 
 REPO = MODELS_DIR.parent
@@ -305,12 +306,13 @@ def run_hacker(kind: str, train: Path, test: Path, out: Path, budget: float, thr
         ["--time-budget", str(budget)] if budget else []) + ["--threads", str(threads), "--out", str(out)] + list(extra)
     if seed:
         cmd += ["--seed", str(seed)]
-    log(f"[hacker] {' '.join(cmd[2:])}")
-    env = {**os.environ, "PYTHONPATH": str(MODELS_DIR)}
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    (out.with_suffix(".log")).write_text(r.stdout + r.stderr)
+    log_file = out.with_suffix(".log")
+    log(f"[hacker] {' '.join(cmd[2:])}  (progress: {log_file})")
+    env = {**os.environ, "PYTHONPATH": str(MODELS_DIR), "PYTHONUNBUFFERED": "1"}
+    with open(log_file, "w") as fh:             # streamed, so a long run can be followed while it trains
+        r = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
     if r.returncode != 0 or not out.exists():
-        raise RuntimeError(f"hacker failed: {' '.join(cmd)}\n{r.stderr[-3000:]}")
+        raise RuntimeError(f"hacker failed: {' '.join(cmd)}\n{log_file.read_text(errors='replace')[-3000:]}")
     return _json(out)
 
 
@@ -366,6 +368,11 @@ def main(argv=None) -> int:
                          "(same protected data, other initialisation and batch order); the report gives the spread")
     ap.add_argument("--data-dir", default=None, help="directory of the dataset .npz files (default: build them)")
     a = ap.parse_args(argv)
+    try:
+        extra_seeds = [s for s in int_list(a.hacker_seeds, "--hacker-seeds", required=False) if s != 0]
+    except ValueError as e:
+        log(f"[efficacy] error: {e}")
+        return 2
     try:                                            # a misspelt augmentation fails now, not after the sets are made
         from t2ue_eval.transforms import BatchAug
         for g in [g for g in a.augment.split(",") if g]:
@@ -443,7 +450,7 @@ def main(argv=None) -> int:
             r["efficacy_steps"] = a.steps if not a.budget else None
             _json(out, r)
         results[f"{c}|{h}|{pre}"] = r
-        for s in [int(x) for x in a.hacker_seeds.split(",") if x and int(x) != 0]:
+        for s in extra_seeds:
             o = out.with_name(f"{out.stem}-seed{s}.json")
             rs = run_hacker(h, splits[(c, f"{ds}_train")], clean[f"{ds}_test"], o, a.budget, a.threads, extra,
                             steps=int(steps_of.get(h, 100000)), seed=s)
@@ -487,7 +494,7 @@ def main(argv=None) -> int:
         kv[0][0].endswith("(cost only)"), order.index(kv[0][0].split(" ")[0]) if kv[0][0].split(" ")[0] in order
         else 99, kv[0][1])))
     from .efficacy_report import command_history
-    cmd = _command_line(sys.argv[1:])
+    cmd = _command_line(sys.argv[1:] if argv is None else list(argv))   # what was run, also when called
     rep = write_report(Path(a.report), results=results, quality=quality, seeds=seeds,
                        costs={f"{c}|{d}": v for (c, d), v in costs.items()},
                        meta={"bundle": man["name"], "bundle_version": man["version"], "generator_sha256": gen_sha,

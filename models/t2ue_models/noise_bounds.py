@@ -73,6 +73,7 @@ import torch.nn.functional as F
 from . import data as D
 from . import train as T
 from .ablate import psnr
+from .cli_args import int_list
 from .paths import cache_dir, data_dir, runs_dir
 
 DEFAULT_VARIANTS = ("clean,shipped,label-px@8,label-block@8,label-block,caption-block@8,caption-block,"
@@ -501,11 +502,9 @@ def main(argv=None) -> int:
                   f"| {len(set(g.tolist()))} | {f3(p)} | {f3(rc)} |")
         return 0
     try:
-        seeds = [int(x) for x in a.hacker_seeds.split(",")]
-    except ValueError:
-        ap.error(f"--hacker-seeds: comma-separated integers, not {a.hacker_seeds!r}")
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        ap.error(f"--hacker-seeds: distinct non-negative integers, not {a.hacker_seeds!r}")
+        seeds = int_list(a.hacker_seeds, "--hacker-seeds")
+    except ValueError as e:
+        ap.error(str(e))
     torch.set_num_threads(a.threads)
     out = Path(a.out) if a.out else cache_dir() / "noise-bounds"
     out.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from . import data as D
 from . import noise_bounds as NB
 from .ablate import psnr, save_json
+from .cli_args import int_list
 
 SELECT_KEY = bytes(range(100, 132))
 
@@ -190,11 +191,11 @@ def main(argv=None) -> int:
     except ValueError as e:
         ap.error(str(e))
     try:
-        hseeds = [int(s) for s in a.hacker_seeds.split(",") if s.strip()]
-    except ValueError:
-        ap.error(f"--hacker-seeds takes integers separated by commas, not {a.hacker_seeds!r}")
-    if not hseeds or not (cands or a.clean):
-        ap.error("nothing to measure: give --candidates and/or --clean, and at least one hacker seed")
+        hseeds = int_list(a.hacker_seeds, "--hacker-seeds")
+    except ValueError as e:
+        ap.error(str(e))
+    if not (cands or a.clean):
+        ap.error("nothing to measure: give --candidates and/or --clean")
     if a.n_train < 1 or a.n_test < 1 or a.steps < 1:
         ap.error("--n-train, --n-test and --steps must be positive")
     torch.set_num_threads(a.threads)

@@ -132,3 +132,19 @@ def test_efficacy_refuses_a_misspelt_augmentation_before_doing_anything(tmp_path
         assert efficacy.main(["--bundle", str(bundle), "--work", str(tmp_path / "w"), "--report",
                               str(tmp_path / "rep"), "--augment", "rrc," + bad]) == 2
     assert not (tmp_path / "w").exists() and not (tmp_path / "rep").exists()
+    for bad in ["1,x", "1,1", "-2"]:                # before 2026-12-08 these failed only after the sets were made
+        assert efficacy.main(["--bundle", str(bundle), "--work", str(tmp_path / "w"), "--report",
+                              str(tmp_path / "rep"), "--hacker-seeds", bad]) == 2
+    assert not (tmp_path / "w").exists() and not (tmp_path / "rep").exists()
+
+
+def test_int_list_parses_what_the_commands_take_and_names_the_option():
+    from t2ue_models.cli_args import int_list
+    assert int_list("0,1, 2", "--s") == [0, 1, 2] and int_list(" 3 ,", "--s") == [3]
+    assert int_list("", "--s", required=False) == [] and int_list("4500", "--at", minimum=1) == [4500]
+    for text, kw, words in [("1,x", {}, "integers"), ("", {}, "at least one"), (",", {}, "at least one"),
+                            ("1,1", {}, "twice"), ("-1", {}, "at least 0"), ("0", {"minimum": 1}, "at least 1"),
+                            ("1.5", {}, "integers")]:
+        with pytest.raises(ValueError) as e:
+            int_list(text, "--opt", **kw)
+        assert "--opt" in str(e.value) and words in str(e.value)

@@ -166,6 +166,40 @@ def test_ueraser_augmentations_and_their_errors():
             BatchAug(bad)
 
 
+def test_pgd_specs_and_their_errors():
+    from t2ue_eval.transforms import BatchAug
+    assert BatchAug("std,flip,pgd8").pgd == (8, 3) and BatchAug("std,flip,pgd8").spec == "flip,std,pgd8x3"
+    assert BatchAug("pgd4x5").pgd == (4, 5) and BatchAug("pgd4x5").names == set()
+    assert BatchAug("std").pgd is None
+    for bad in ["pgd0", "pgd33", "pgd8x0", "pgd8x21", "pgd", "pgdx3", "pgd8y2", "pgd4,pgd8", "std,pgd8,max2",
+                "mixup,pgd8", "heavy,pgd8"]:
+        with pytest.raises(ValueError):
+            BatchAug(bad)
+
+
+def test_pgd_finds_a_worse_input_inside_the_ball_and_leaves_the_weights_alone():
+    import torch
+    import torch.nn.functional as F
+    from t2ue_eval.hackers import Classifier, _pgd
+    torch.manual_seed(0)
+    model = Classifier(4, res=32, widths=(8, 8, 16, 16))
+    x = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+    x[0] = 0                                               # saturated images: the ball is cut at [0, 255]
+    x[1] = 255
+    y = torch.arange(8) % 4
+    model.eval()
+    loss_of = lambda c: F.cross_entropy(model(c), y)       # noqa: E731
+    adv = _pgd(x, loss_of, 8, 5, torch.Generator().manual_seed(0))
+    assert adv.dtype == torch.float32 and adv.shape == x.shape and not adv.requires_grad
+    assert (adv - x.float()).abs().max() <= 8 + 1e-4 and adv.min() >= 0 and adv.max() <= 255
+    assert (adv - x.float()).abs().max() > 7                  # it uses the radius it is given
+    with torch.no_grad():
+        assert loss_of(adv) > loss_of(x) + 1e-3
+    assert all(p.grad is None for p in model.parameters())
+    again = _pgd(x, loss_of, 8, 5, torch.Generator().manual_seed(0))
+    assert torch.equal(adv, again)                            # seeded random start: reproducible
+
+
 def test_the_max_rule_keeps_each_images_hardest_draw():
     import torch
     from t2ue_eval.hackers import _hardest
@@ -227,6 +261,21 @@ def test_hackers_train_with_adversarial_augmentation(tiny):
     r = train_clip(root / "train", root / "test", arch="A", steps=2, batch=8, threads=2, aug="ueraser,max2",
                    model_kw=kw, eval_train_n=0, log=lambda *_: None)
     assert r["steps"] == 2 and np.isfinite(r["final_loss"])
+    r = train_classifier(root / "train", root / "test", steps=2, batch=8, threads=2, n_classes=32,
+                         model_kw={"widths": (8, 16, 16, 32)}, aug="std,flip,pgd8x2", log=lambda *_: None)
+    assert r["steps"] == 2 and np.isfinite(r["final_loss"]) and r["config"]["aug"] == "flip,std,pgd8x2"
+    r = train_clip(root / "train", root / "test", arch="A", steps=2, batch=8, threads=2, aug="std,pgd4x2",
+                   model_kw=kw, eval_train_n=0, log=lambda *_: None)
+    assert r["steps"] == 2 and np.isfinite(r["final_loss"]) and r["config"]["aug"] == "std,pgd4x2"
+
+
+def test_a_time_budget_stops_training_early(tiny):
+    """`--budget S` (efficacy) / `time_budget`: the step count is fitted after 6 steps and training stops in time."""
+    from t2ue_eval.hackers import train_classifier
+    root = tiny[0]
+    r = train_classifier(root / "train", root / "test", steps=100000, batch=8, threads=2, n_classes=32,
+                         model_kw={"widths": (8, 16, 16, 32)}, time_budget=1.0, eval_train_n=0, log=lambda *_: None)
+    assert 6 <= r["steps"] < 100000 and r["train_seconds"] < 5 and r["config"]["time_budget"] == 1.0
 
 
 # -------------------------------------------------------------------------------------- metrics
