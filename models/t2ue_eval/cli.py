@@ -71,7 +71,18 @@ def main(argv=None) -> int:
         print(msg, flush=True)
 
     if a.cmd in ("train-clip", "train-classifier"):
+        from pathlib import Path
         from . import hackers
+        from .transforms import BatchAug, parse_pre
+        try:                            # bad input is refused (exit 2) before the splits are read
+            if a.aug is not None:
+                BatchAug(a.aug)
+            parse_pre(a.pre)
+            for d in (a.train, a.test):
+                if not (Path(d) / "captions.csv").is_file():
+                    raise ValueError(f"{d}: not a split directory (it has no captions.csv)")
+        except ValueError as e:
+            ap.error(str(e))
         kw = dict(steps=a.steps, batch=a.batch, time_budget=a.time_budget, threads=a.threads, pre=a.pre,
                   pre_on_test=a.pre_on_test, res=a.res, seed=a.seed, limit=a.limit, log_every=a.log_every,
                   model_kw=json.loads(a.model_kw) if a.model_kw else None, log=log)

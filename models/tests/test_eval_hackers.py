@@ -340,6 +340,18 @@ def test_quality(tmp_path, tiny):
     assert quality(clean, clean)["n_identical"] == 4
 
 
+def test_train_commands_refuse_bad_input_before_reading_anything(tmp_path, capsys):
+    from t2ue_eval.cli import main
+    missing = str(tmp_path / "missing")
+    for cmd in ("train-classifier", "train-clip"):
+        for args in (["--aug", "pgd0"], ["--pre", "jpg75"], []):
+            with pytest.raises(SystemExit) as e:
+                main([cmd, "--train", missing, "--test", missing, "--out", str(tmp_path / "r.json"), *args])
+            assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "pgd0" in err and "jpg75" in err and "no captions.csv" in err and not (tmp_path / "r.json").exists()
+
+
 def test_cli_quality_and_make_shapes(tmp_path):
     env_py = sys.executable
     subprocess.run([env_py, "-m", "t2ue_eval.cli", "make-shapes", "--out", str(tmp_path / "s"), "--n", "3"],
